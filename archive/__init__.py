@@ -1,0 +1,6 @@
+"""The evidence archive: sites, raw responses, versions, changes, rounds."""
+
+from archive.exceptions import ArchiveError
+from archive.store import Archive, KnownPost, PostRecord, RawResponse, TypeState, utcnow
+
+__all__ = ["Archive", "ArchiveError", "KnownPost", "PostRecord", "RawResponse", "TypeState", "utcnow"]

@@ -1,0 +1,146 @@
+"""The archive's schema: SQLAlchemy Core tables, portable to PostgreSQL.
+
+Evidence model: every HTTP response that produced a stored version (or
+proved a deletion / unpublication) is kept in ``responses`` exactly as
+received (zlib-compressed body, SHA-256 of the uncompressed bytes, URL,
+status, headers, fetch time). A version points at the response it came from
+and the index of its record inside that response (a listing holds up to 100
+posts), so the bytes of the evidence are stored once and never rewritten.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", String(32), nullable=False),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", String(2048), nullable=False, unique=True),
+    Column("name", String(200)),
+    Column("api_root", String(2048)),
+    Column("created_at", String(32), nullable=False),
+)
+
+# One row per watched content type of a site: the incremental round's memory.
+site_types = Table(
+    "site_types",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("type", String(200), nullable=False),  # the REST base, e.g. "posts"
+    Column("slug", String(200)),  # the type slug, e.g. "post"
+    Column("baselined", Boolean, nullable=False, default=False),
+    Column("modified_watermark", String(32)),  # newest modified_gmt seen (UTC)
+    Column("date_watermark", String(32)),  # newest date_gmt seen (UTC)
+    Column("max_id", Integer),  # highest post id seen
+    Column("last_total", Integer),  # X-WP-Total of the last round
+    UniqueConstraint("site_id", "type"),
+)
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("method", String(10), nullable=False, default="GET"),
+    Column("status", Integer, nullable=False),
+    Column("headers", Text, nullable=False),  # JSON list of [name, value]
+    Column("body", LargeBinary, nullable=False),  # zlib-compressed raw bytes
+    Column("sha256", String(64), nullable=False),  # of the raw (uncompressed) bytes
+    Column("size", Integer, nullable=False),
+    Column("fetched_at", String(32), nullable=False),
+)
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("type", String(200), nullable=False),
+    Column("wp_id", Integer, nullable=False),
+    # published | unpublished | deleted
+    Column("state", String(20), nullable=False),
+    Column("current_version_id", Integer),
+    Column("modified_gmt", String(32)),
+    Column("date_gmt", String(32)),
+    Column("link", Text),
+    Column("title", Text),
+    Column("first_seen", String(32), nullable=False),
+    Column("last_seen", String(32), nullable=False),
+    UniqueConstraint("site_id", "type", "wp_id"),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("post_id", Integer, ForeignKey("posts.id"), nullable=False),
+    Column("response_id", Integer, ForeignKey("responses.id"), nullable=False),
+    Column("item_index", Integer),  # position in a JSON list; NULL for a single object
+    Column("content_hash", String(64), nullable=False),  # of the normalized form
+    Column("normalized", LargeBinary, nullable=False),  # zlib JSON of the normalized form
+    Column("modified_gmt", String(32)),
+    Column("revision_count", Integer),
+    Column("fetched_at", String(32), nullable=False),
+    UniqueConstraint("post_id", "response_id"),
+)
+Index("ix_versions_post", versions.c.post_id)
+
+rounds = Table(
+    "rounds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("full", Boolean, nullable=False, default=False),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32)),
+    # running | ok | errors | failed | interrupted
+    Column("outcome", String(20), nullable=False),
+    Column("requests", Integer, nullable=False, default=0),
+    Column("bytes", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("counts", Text),  # JSON {"new": n, "edited": n, ...}
+)
+Index("ix_rounds_site", rounds.c.site_id, rounds.c.id)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("post_id", Integer, ForeignKey("posts.id"), nullable=False),
+    Column("round_id", Integer, ForeignKey("rounds.id")),
+    # new | edited | unpublished | deleted | restored
+    Column("kind", String(20), nullable=False),
+    Column("from_version_id", Integer, ForeignKey("versions.id")),
+    Column("to_version_id", Integer, ForeignKey("versions.id")),
+    Column("response_id", Integer, ForeignKey("responses.id")),  # evidence of a gone post
+    Column("fields", Text, nullable=False, default="[]"),  # JSON list
+    Column("detected_at", String(32), nullable=False),
+)
+Index("ix_changes_detected", changes.c.detected_at)
+Index("ix_changes_post", changes.c.post_id)

@@ -1,0 +1,573 @@
+"""The archive: one narrow interface over an SQLAlchemy Core engine.
+
+SQLite (WAL) by default, any SQLAlchemy URL otherwise. Every write that
+belongs together (a response, the versions it carries and the changes they
+cause) happens in one transaction, so a killed process leaves either all of
+it or none of it. Writes are idempotent: a version is stored only when the
+normalized content differs from the post's current version, so a round run
+twice stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from archive import schema as s
+from archive.exceptions import ArchiveError
+
+SCHEMA_VERSION = 1
+KINDS = ("new", "edited", "unpublished", "deleted", "restored")
+
+
+def utcnow() -> str:
+    """Now, ISO 8601 UTC with a Z, millisecond precision (sorts as text)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def db_url(path_or_url: str) -> str:
+    """Accept a plain path (SQLite file) or an SQLAlchemy URL."""
+    if "://" in path_or_url:
+        return path_or_url
+    return "sqlite:///" + str(Path(path_or_url).expanduser())
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """An HTTP response as received: the evidence behind versions."""
+
+    url: str
+    status: int
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+    fetched_at: str
+    method: str = "GET"
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    """One post as fetched, already normalized by diffs.normalize."""
+
+    wp_id: int
+    item_index: int | None
+    normalized: dict[str, Any]
+    content_hash: str
+    modified_gmt: str | None
+    date_gmt: str | None
+    link: str | None
+    title: str | None
+    revision_count: int | None = None
+
+
+@dataclass
+class KnownPost:
+    state: str
+    modified_gmt: str | None
+    date_gmt: str | None
+
+
+@dataclass
+class TypeState:
+    type: str
+    slug: str | None = None
+    baselined: bool = False
+    modified_watermark: str | None = None
+    date_watermark: str | None = None
+    max_id: int | None = None
+    last_total: int | None = None
+
+
+@dataclass
+class Outcome:
+    """What one write did, for the round's counters."""
+
+    changes: list[tuple[int, str]] = field(default_factory=list)  # (change id, kind)
+    versions: int = 0
+
+
+def _pack(obj: Any) -> bytes:
+    return zlib.compress(
+        json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode(), 6
+    )
+
+
+def _unpack(blob: bytes) -> Any:
+    return json.loads(zlib.decompress(blob))
+
+
+class Archive:
+    """Stores sites, responses, versions, changes and rounds; answers questions."""
+
+    def __init__(self, path_or_url: str) -> None:
+        url = db_url(path_or_url)
+        self.url = url
+        try:
+            self.engine: Engine = create_engine(url)
+        except Exception as exc:  # bad URL, missing driver
+            raise ArchiveError(f"cannot open archive {path_or_url!r}: {exc}") from exc
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            self._migrate()
+        except Exception as exc:
+            raise ArchiveError(f"cannot open archive {path_or_url!r}: {exc}") from exc
+
+    # -- schema -----------------------------------------------------------------
+    def _migrate(self) -> None:
+        """Numbered migrations, each in a transaction; an old archive opens."""
+        with self.engine.begin() as conn:
+            s.schema_version.create(conn, checkfirst=True)
+            current = conn.execute(select(func.max(s.schema_version.c.version))).scalar() or 0
+            if current > SCHEMA_VERSION:
+                raise ArchiveError(
+                    f"archive schema {current} is newer than this wpwatch ({SCHEMA_VERSION})"
+                )
+            if current < 1:
+                s.metadata.create_all(conn)
+                conn.execute(insert(s.schema_version).values(version=1, applied_at=utcnow()))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- sites --------------------------------------------------------------------
+    def site(self, url: str, name: str | None = None) -> dict[str, Any]:
+        """The site row for url, created on first use."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(s.sites).where(s.sites.c.url == url)).mappings().first()
+            if row is None:
+                conn.execute(insert(s.sites).values(url=url, name=name, created_at=utcnow()))
+                row = conn.execute(select(s.sites).where(s.sites.c.url == url)).mappings().one()
+            elif name and row["name"] != name:
+                conn.execute(update(s.sites).where(s.sites.c.id == row["id"]).values(name=name))
+            return dict(row)
+
+    def find_site(self, url: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.sites).where(s.sites.c.url == url)).mappings().first()
+            return dict(row) if row else None
+
+    def list_sites(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(select(s.sites).order_by(s.sites.c.id)).mappings()]
+
+    def set_api_root(self, site_id: int, api_root: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(s.sites).where(s.sites.c.id == site_id).values(api_root=api_root))
+
+    # -- round memory -------------------------------------------------------------
+    def type_states(self, site_id: int) -> dict[str, TypeState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.site_types).where(s.site_types.c.site_id == site_id))
+            return {
+                r.type: TypeState(
+                    type=r.type,
+                    slug=r.slug,
+                    baselined=bool(r.baselined),
+                    modified_watermark=r.modified_watermark,
+                    date_watermark=r.date_watermark,
+                    max_id=r.max_id,
+                    last_total=r.last_total,
+                )
+                for r in rows
+            }
+
+    def save_type_state(self, site_id: int, st: TypeState) -> None:
+        values = dict(
+            slug=st.slug,
+            baselined=st.baselined,
+            modified_watermark=st.modified_watermark,
+            date_watermark=st.date_watermark,
+            max_id=st.max_id,
+            last_total=st.last_total,
+        )
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(s.site_types)
+                .where(s.site_types.c.site_id == site_id, s.site_types.c.type == st.type)
+                .values(**values)
+            )
+            if done.rowcount == 0:
+                conn.execute(insert(s.site_types).values(site_id=site_id, type=st.type, **values))
+
+    def known_posts(self, site_id: int, type_: str) -> dict[int, KnownPost]:
+        p = s.posts.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(p.wp_id, p.state, p.modified_gmt, p.date_gmt).where(
+                    p.site_id == site_id, p.type == type_
+                )
+            )
+            return {r.wp_id: KnownPost(r.state, r.modified_gmt, r.date_gmt) for r in rows}
+
+    # -- rounds ---------------------------------------------------------------------
+    def start_round(self, site_id: int, full: bool) -> int:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                insert(s.rounds).values(
+                    site_id=site_id, full=full, started_at=utcnow(), outcome="running"
+                )
+            )
+            return int(res.inserted_primary_key[0])
+
+    def finish_round(
+        self,
+        round_id: int,
+        *,
+        outcome: str,
+        requests: int,
+        bytes_: int,
+        errors: int,
+        error: str | None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            kinds = conn.execute(
+                select(s.changes.c.kind, func.count())
+                .where(s.changes.c.round_id == round_id)
+                .group_by(s.changes.c.kind)
+            ).all()
+            counts = {k: 0 for k in KINDS} | {k: n for k, n in kinds}
+            conn.execute(
+                update(s.rounds)
+                .where(s.rounds.c.id == round_id)
+                .values(
+                    finished_at=utcnow(),
+                    outcome=outcome,
+                    requests=requests,
+                    bytes=bytes_,
+                    errors=errors,
+                    error=error,
+                    counts=json.dumps(counts),
+                )
+            )
+
+    def mark_stale_rounds_interrupted(self) -> int:
+        """Rounds left 'running' by a killed process are recorded as interrupted."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(s.rounds)
+                .where(s.rounds.c.outcome == "running")
+                .values(outcome="interrupted", finished_at=utcnow(), error="process ended mid-round")
+            )
+            return res.rowcount
+
+    def round(self, round_id: int) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.rounds).where(s.rounds.c.id == round_id)).mappings().one()
+            out = dict(row)
+            out["counts"] = json.loads(out["counts"] or "{}")
+            return out
+
+    # -- writes -----------------------------------------------------------------------
+    def _store_response(self, conn: Connection, site_id: int, resp: RawResponse) -> int:
+        res = conn.execute(
+            insert(s.responses).values(
+                site_id=site_id,
+                url=resp.url,
+                method=resp.method,
+                status=resp.status,
+                headers=json.dumps([list(h) for h in resp.headers], ensure_ascii=False),
+                body=zlib.compress(resp.body, 6),
+                sha256=hashlib.sha256(resp.body).hexdigest(),
+                size=len(resp.body),
+                fetched_at=resp.fetched_at,
+            )
+        )
+        return int(res.inserted_primary_key[0])
+
+    def record_posts(
+        self,
+        *,
+        site_id: int,
+        round_id: int | None,
+        type_: str,
+        response: RawResponse,
+        records: Iterable[PostRecord],
+        baseline: bool,
+        compare: Callable[[dict[str, Any], dict[str, Any]], list[str]],
+    ) -> Outcome:
+        """Store what is new in one fetched response, with its changes, atomically.
+
+        A record whose normalized content equals the post's current version only
+        refreshes the post's bookkeeping (modified stamp, last seen). Otherwise the
+        response is stored (once) and a version points into it. The change kind:
+        an unknown post is ``new`` (nothing on a baseline); a post we knew as gone
+        is ``restored``; a published post whose content moved is ``edited``.
+        """
+        out = Outcome()
+        p = s.posts.c
+        now = utcnow()
+        with self.engine.begin() as conn:
+            response_id: int | None = None
+            for rec in records:
+                row = conn.execute(
+                    select(p.id, p.state, p.current_version_id).where(
+                        p.site_id == site_id, p.type == type_, p.wp_id == rec.wp_id
+                    )
+                ).first()
+                prev_hash: str | None = None
+                prev_norm: dict[str, Any] | None = None
+                if row is not None and row.current_version_id is not None:
+                    v = conn.execute(
+                        select(s.versions.c.content_hash, s.versions.c.normalized).where(
+                            s.versions.c.id == row.current_version_id
+                        )
+                    ).one()
+                    prev_hash = v.content_hash
+                    if v.content_hash != rec.content_hash:
+                        prev_norm = _unpack(v.normalized)
+
+                bookkeeping = dict(
+                    modified_gmt=rec.modified_gmt,
+                    date_gmt=rec.date_gmt,
+                    link=rec.link,
+                    title=rec.title,
+                    last_seen=now,
+                    state="published",
+                )
+                if row is not None and prev_hash == rec.content_hash:
+                    conn.execute(update(s.posts).where(p.id == row.id).values(**bookkeeping))
+                    if row.state != "published":
+                        cid = self._change(conn, site_id, row.id, round_id, "restored",
+                                           row.current_version_id, row.current_version_id,
+                                           None, [], now)
+                        out.changes.append((cid, "restored"))
+                    continue
+
+                if response_id is None:
+                    response_id = self._store_response(conn, site_id, response)
+                if row is None:
+                    post_id = int(
+                        conn.execute(
+                            insert(s.posts).values(
+                                site_id=site_id,
+                                type=type_,
+                                wp_id=rec.wp_id,
+                                first_seen=now,
+                                **bookkeeping,
+                            )
+                        ).inserted_primary_key[0]
+                    )
+                else:
+                    post_id = row.id
+                version_id = int(
+                    conn.execute(
+                        insert(s.versions).values(
+                            post_id=post_id,
+                            response_id=response_id,
+                            item_index=rec.item_index,
+                            content_hash=rec.content_hash,
+                            normalized=_pack(rec.normalized),
+                            modified_gmt=rec.modified_gmt,
+                            revision_count=rec.revision_count,
+                            fetched_at=response.fetched_at,
+                        )
+                    ).inserted_primary_key[0]
+                )
+                out.versions += 1
+                conn.execute(
+                    update(s.posts)
+                    .where(p.id == post_id)
+                    .values(current_version_id=version_id, **bookkeeping)
+                )
+                if row is None:
+                    if not baseline:
+                        cid = self._change(conn, site_id, post_id, round_id, "new", None,
+                                           version_id, None, [], now)
+                        out.changes.append((cid, "new"))
+                    continue
+                fields = compare(prev_norm or {}, rec.normalized) if prev_norm is not None else []
+                kind = "restored" if row.state != "published" else "edited"
+                cid = self._change(conn, site_id, post_id, round_id, kind, row.current_version_id,
+                                   version_id, None, fields, now)
+                out.changes.append((cid, kind))
+        return out
+
+    def record_gone(
+        self,
+        *,
+        site_id: int,
+        round_id: int | None,
+        type_: str,
+        wp_id: int,
+        kind: str,
+        response: RawResponse,
+    ) -> Outcome:
+        """A published post answered 404 (deleted) or 401/403 (unpublished)."""
+        if kind not in ("deleted", "unpublished"):
+            raise ValueError(kind)
+        out = Outcome()
+        state = kind
+        p = s.posts.c
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(p.id, p.state, p.current_version_id).where(
+                    p.site_id == site_id, p.type == type_, p.wp_id == wp_id
+                )
+            ).first()
+            if row is None or row.state == state:
+                return out
+            response_id = self._store_response(conn, site_id, response)
+            conn.execute(update(s.posts).where(p.id == row.id).values(state=state, last_seen=now))
+            cid = self._change(conn, site_id, row.id, round_id, kind, row.current_version_id,
+                               None, response_id, [], now)
+            out.changes.append((cid, kind))
+        return out
+
+    def _change(
+        self,
+        conn: Connection,
+        site_id: int,
+        post_id: int,
+        round_id: int | None,
+        kind: str,
+        from_version: int | None,
+        to_version: int | None,
+        response_id: int | None,
+        fields: list[str],
+        now: str,
+    ) -> int:
+        res = conn.execute(
+            insert(s.changes).values(
+                site_id=site_id,
+                post_id=post_id,
+                round_id=round_id,
+                kind=kind,
+                from_version_id=from_version,
+                to_version_id=to_version,
+                response_id=response_id,
+                fields=json.dumps(fields),
+                detected_at=now,
+            )
+        )
+        return int(res.inserted_primary_key[0])
+
+    # -- questions ----------------------------------------------------------------------
+    def changes(
+        self,
+        *,
+        since: str | None = None,
+        site: str | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Change records in the JSON contract's shape, oldest first."""
+        c, p, st = s.changes.c, s.posts.c, s.sites.c
+        q = (
+            select(
+                c.id, c.kind, c.fields, c.detected_at, c.from_version_id, c.to_version_id,
+                c.round_id, st.url.label("site"), st.name.label("site_name"),
+                p.type, p.wp_id, p.link, p.title,
+            )
+            .join(s.posts, p.id == c.post_id)
+            .join(s.sites, st.id == c.site_id)
+            .order_by(c.id)
+        )
+        if since:
+            q = q.where(c.detected_at >= since)
+        if site:
+            q = q.where((st.url == site) | (st.name == site))
+        if kind:
+            q = q.where(c.kind == kind)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "id": r.id,
+                    "site": r.site,
+                    "site_name": r.site_name,
+                    "type": r.type,
+                    "wp_id": r.wp_id,
+                    "kind": r.kind,
+                    "url": r.link,
+                    "title": r.title,
+                    "detected_at": r.detected_at,
+                    "fields": json.loads(r.fields),
+                    "from_version": r.from_version_id,
+                    "to_version": r.to_version_id,
+                    "round": r.round_id,
+                }
+                for r in conn.execute(q)
+            ]
+
+    def history(self, site_url: str, type_: str, wp_id: int) -> dict[str, Any] | None:
+        """A post and all its stored versions, oldest first."""
+        p, v, r = s.posts.c, s.versions.c, s.responses.c
+        with self.engine.connect() as conn:
+            post = conn.execute(
+                select(s.posts, s.sites.c.url.label("site"))
+                .join(s.sites, s.sites.c.id == p.site_id)
+                .where(s.sites.c.url == site_url, p.type == type_, p.wp_id == wp_id)
+            ).mappings().first()
+            if post is None:
+                return None
+            rows = conn.execute(
+                select(v.id, v.content_hash, v.fetched_at, v.modified_gmt, v.revision_count,
+                       v.item_index, r.sha256, r.url, r.status)
+                .join(s.responses, r.id == v.response_id)
+                .where(v.post_id == post["id"])
+                .order_by(v.id)
+            ).mappings()
+            versions = [dict(x) for x in rows]
+            chg = conn.execute(
+                select(s.changes.c.id, s.changes.c.kind, s.changes.c.detected_at,
+                       s.changes.c.fields, s.changes.c.to_version_id)
+                .where(s.changes.c.post_id == post["id"])
+                .order_by(s.changes.c.id)
+            ).mappings()
+            changes = [dict(x) | {"fields": json.loads(x["fields"])} for x in chg]
+        return {"post": dict(post), "versions": versions, "changes": changes}
+
+    def response_body(self, response_id: int) -> bytes:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(s.responses.c.body).where(s.responses.c.id == response_id)
+            ).one()
+            return zlib.decompress(row.body)
+
+    def last_rounds(self) -> dict[int, dict[str, Any]]:
+        """The newest round of every site, keyed by site id."""
+        r = s.rounds.c
+        newest = select(r.site_id, func.max(r.id).label("rid")).group_by(r.site_id).subquery()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(s.rounds).join(newest, newest.c.rid == r.id)
+            ).mappings()
+            out = {}
+            for row in rows:
+                d = dict(row)
+                d["counts"] = json.loads(d["counts"] or "{}")
+                out[d["site_id"]] = d
+            return out
+
+    def errors_in_a_row(self, site_id: int, limit: int = 20) -> int:
+        r = s.rounds.c
+        with self.engine.connect() as conn:
+            outcomes = conn.execute(
+                select(r.outcome).where(r.site_id == site_id).order_by(r.id.desc()).limit(limit)
+            ).scalars()
+            n = 0
+            for o in outcomes:
+                if o in ("ok", "running", "interrupted"):
+                    break
+                n += 1
+            return n
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

@@ -1,0 +1,28 @@
+"""What the spider hands to the pipeline: fetched posts and verdicts on gone posts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from archive import RawResponse
+
+
+@dataclass
+class PostsFetched:
+    """Full records of some posts of one type, and the response they came in."""
+
+    type: str
+    response: RawResponse
+    posts: list[tuple[int | None, dict[str, Any]]]  # (index in the JSON list, record)
+    baseline: bool
+
+
+@dataclass
+class PostGone:
+    """A published post that a direct GET proved deleted (404) or unpublished (401/403)."""
+
+    type: str
+    wp_id: int
+    kind: str
+    response: RawResponse

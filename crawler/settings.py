@@ -1,0 +1,42 @@
+"""Scrapy settings for wpwatch's crawler (`scrapy.cfg` points here)."""
+
+from __future__ import annotations
+
+from wpwatch import __version__
+
+BOT_NAME = "wpwatch"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = f"wpwatch/{__version__} (+https://github.com/wpwatch/wpwatch; WordPress change monitor)"
+
+# Politeness: robots.txt, AutoThrottle, one site at a time from each spider.
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_DELAY = 0
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 0
+
+# The spider retries itself, with backoff and Retry-After (Scrapy's
+# RetryMiddleware re-sends at once, without either).
+RETRY_ENABLED = False
+WPWATCH_RETRY_TIMES = 2
+WPWATCH_RETRY_BASE_DELAY = 1.0
+WPWATCH_RETRY_AFTER_CAP = 120.0
+
+# API calls are never redirected to another host behind our back; the
+# spider follows same-site redirects itself where it makes sense.
+REDIRECT_ENABLED = True
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+HTTPCACHE_ENABLED = False
+
+ITEM_PIPELINES = {"crawler.pipelines.ArchivePipeline": 300}
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+LOG_LEVEL = "WARNING"

@@ -1,0 +1,481 @@
+"""One polling round of one WordPress site.
+
+The round is written as one coroutine (`start`) that awaits its own requests
+through the engine (`download_async`: downloader middlewares such as
+robots.txt, AutoThrottle and compression still apply), because each step
+decides what the next one asks for. It yields items; the pipeline stores them.
+
+Per content type, an incremental round asks (facts §4–§7 explain why each):
+
+1. ``orderby=modified`` with ``modified_after`` = watermark − overlap, ids and
+   stamps only: edits, touches, unpublish-then-republish;
+2. ``orderby=date`` with ``after`` = date watermark − overlap: scheduled posts
+   that went live (their ``modified`` stays old);
+3. ``orderby=id&order=desc``, ids only, first page: back-dated new posts (old
+   dates, new id) and ``X-WP-Total``.
+
+Then the full records of just the ids that moved (``include=``, 100 a request).
+If ``X-WP-Total`` differs from what we expect after what we just found (which
+also catches the balanced round: one unseen publication and one deletion), a
+sweep of all ids by id order finds who left or arrived. A post that left is
+judged only by a direct GET: 404 ``rest_post_invalid_id`` → deleted, 401/403
+``rest_forbidden`` → unpublished, anything else → no verdict, an error on the
+round, and the post stays as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+
+from archive import Archive, KnownPost, RawResponse, TypeState, utcnow
+from crawler import wpapi
+from crawler.items import PostGone, PostsFetched
+
+logger = logging.getLogger(__name__)
+progress_log = logging.getLogger("wpwatch.progress")
+
+PER_PAGE = 100
+RETRY_STATUSES = {429, 500, 502, 503, 504, 520, 522, 524}
+
+
+class RoundError(Exception):
+    """The round cannot go on for this site; the message is for the user."""
+
+
+class NotWordPress(RoundError):
+    pass
+
+
+class Unreachable(RoundError):
+    pass
+
+
+@dataclass
+class RoundReport:
+    errors: list[str] = field(default_factory=list)
+    skipped_types: list[str] = field(default_factory=list)
+    fatal: str | None = None
+
+
+class WordPressSpider(scrapy.Spider):
+    name = "wordpress"
+
+    def __init__(
+        self,
+        site_url: str,
+        archive: Archive | str | None = None,
+        full: bool | str = False,
+        site_name: str | None = None,
+        types: list[str] | str | None = None,
+        overlap_seconds: int | str = 7200,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.site_url = wpapi.normalize_site_url(site_url)
+        self.archive = archive if isinstance(archive, Archive) else Archive(archive or "wpwatch.db")
+        self.full = full in (True, "1", "true", "yes")
+        self.site_name = site_name
+        if isinstance(types, str):
+            types = [t.strip() for t in types.split(",") if t.strip()]
+        self.type_filter = set(types or [])
+        # Two hours covers a DST fall-back and late-committing saves (facts §5).
+        self.overlap = timedelta(seconds=int(overlap_seconds))
+        self.report = RoundReport()
+        self.round_id: int | None = None
+        self.site: dict[str, Any] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WordPressSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        s = crawler.settings
+        spider.retry_times = s.getint("WPWATCH_RETRY_TIMES", 2)
+        spider.retry_base = s.getfloat("WPWATCH_RETRY_BASE_DELAY", 1.0)
+        spider.retry_after_cap = s.getfloat("WPWATCH_RETRY_AFTER_CAP", 120.0)
+        return spider
+
+    # -- the round ------------------------------------------------------------------
+    async def start(self) -> AsyncIterator[Any]:
+        self.site = self.archive.site(self.site_url, self.site_name)
+        self.round_id = self.archive.start_round(self.site["id"], self.full)
+        try:
+            api_root, types = await self.discover()
+            states = self.archive.type_states(self.site["id"])
+            for ctype in types:
+                st = states.get(ctype.rest_base) or TypeState(type=ctype.rest_base)
+                st.slug = ctype.slug
+                async for item in self.round_of_type(api_root, ctype, st):
+                    yield item
+        except RoundError as exc:
+            self.report.fatal = str(exc)
+            logger.warning("%s: %s", self.site_url, exc)
+
+    async def discover(self) -> tuple[str, list[wpapi.ContentType]]:
+        """The API root (cached in the archive, found again when stale) and the types."""
+        cached = self.site.get("api_root")
+        if cached:
+            types = await self.fetch_types(cached, quiet=True)
+            if types is not None:
+                return cached, types
+        root = await self.find_api_root()
+        types = await self.fetch_types(root, quiet=False)
+        assert types is not None
+        self.archive.set_api_root(self.site["id"], root)
+        return root, types
+
+    async def find_api_root(self) -> str:
+        home = wpapi.home_url(self.site_url)
+        candidates: list[str] = []
+        try:
+            resp = await self.fetch(home)
+        except RoundError as exc:
+            raise Unreachable(f"cannot reach {home}: {exc}") from None
+        header = wpapi.api_root_from_link_header(
+            [v.decode("latin-1") for v in resp.headers.getlist(b"Link")], resp.url
+        )
+        if header:
+            candidates.append(header)
+        elif resp.status == 200 and isinstance(resp, scrapy.http.TextResponse):
+            found = wpapi.api_root_from_html(resp.text, resp.url)
+            if found:
+                candidates.append(found)
+        candidates += [c for c in wpapi.fallback_roots(self.site_url) if c not in candidates]
+        for root in candidates:
+            try:
+                index = await self.fetch(root)
+            except RoundError:
+                continue
+            if index.status == 200:
+                try:
+                    doc = wpapi.parse_json(index.body)
+                except wpapi.WPApiError:
+                    continue
+                if wpapi.is_api_index(doc):
+                    return root
+            code = wpapi.error_code(index.body)
+            if code in ("rest_cannot_access", "rest_login_required"):
+                raise RoundError(f"the REST API is closed ({index.status} {code})")
+        raise NotWordPress(
+            "not a WordPress site with a public REST API "
+            f"(no api.w.org link on the home page; /wp-json/ and ?rest_route=/ "
+            f"did not answer as WordPress)"
+        )
+
+    async def fetch_types(self, root: str, *, quiet: bool) -> list[wpapi.ContentType] | None:
+        url = wpapi.route_url(root, "wp/v2/types")
+        try:
+            resp = await self.fetch(url)
+            if resp.status != 200:
+                raise wpapi.WPApiError(f"HTTP {resp.status}")
+            types = wpapi.watchable_types(wpapi.parse_json(resp.body))
+        except (RoundError, wpapi.WPApiError) as exc:
+            if quiet:
+                return None
+            raise NotWordPress(f"{url} failed: {exc}") from None
+        if self.type_filter:
+            types = [t for t in types if t.rest_base in self.type_filter or t.slug in self.type_filter]
+        return types
+
+    async def round_of_type(
+        self, root: str, ctype: wpapi.ContentType, st: TypeState
+    ) -> AsyncIterator[Any]:
+        known = self.archive.known_posts(self.site["id"], ctype.rest_base)
+        base = ctype.route
+        baseline = not st.baselined
+        if baseline or self.full:
+            seen: dict[int, dict[str, Any]] = {}
+            try:
+                async for item in self.walk_full(root, ctype, st, baseline, seen):
+                    yield item
+            except _TypeUnavailable as exc:
+                self.report.skipped_types.append(f"{ctype.rest_base} ({exc})")
+                return
+            self._advance(st, seen.values())
+            if not baseline:
+                gone = [i for i, k in known.items() if k.state == "published" and i not in seen]
+                async for item in self.judge_gone(root, ctype, gone):
+                    yield item
+            st.baselined = True
+            self.archive.save_type_state(self.site["id"], st)
+            return
+
+        # 1. modified since the watermark
+        moved: set[int] = set()
+        listed: dict[int, dict[str, Any]] = {}
+        try:
+            rows, _ = await self.list_all(
+                root, base,
+                {"_fields": "id,modified_gmt", "orderby": "modified", "order": "desc",
+                 "modified_after": wpapi.query_date(st.modified_watermark, self.overlap)},
+            )
+        except _TypeUnavailable as exc:
+            self.report.skipped_types.append(f"{ctype.rest_base} ({exc})")
+            return
+        for row in rows:
+            k = known.get(row["id"])
+            listed[row["id"]] = row
+            if k is None or k.state != "published" or k.modified_gmt != row.get("modified_gmt"):
+                moved.add(row["id"])
+        # 2. published (by date) since the date watermark
+        rows, _ = await self.list_all(
+            root, base,
+            {"_fields": "id,date_gmt", "orderby": "date", "order": "desc",
+             "after": wpapi.query_date(st.date_watermark, self.overlap)},
+        )
+        for row in rows:
+            k = known.get(row["id"])
+            if k is None or k.state != "published":
+                moved.add(row["id"])
+        # 3. newest ids, and the total
+        total, newest = await self.newest_ids(root, base, st.max_id or 0)
+        for wp_id in newest:
+            k = known.get(wp_id)
+            if k is None or k.state != "published":
+                moved.add(wp_id)
+
+        fetched: dict[int, dict[str, Any]] = {}
+        async for item in self.fetch_records(root, ctype, sorted(moved), fetched):
+            yield item
+
+        published = {i for i, k in known.items() if k.state == "published"} | set(fetched)
+        if total is not None and total != len(published):
+            progress_log.info(
+                "%s %s: X-WP-Total %d, expected %d: sweeping ids",
+                self.site_url, ctype.rest_base, total, len(published),
+            )
+            rows, _ = await self.list_all(
+                root, base, {"_fields": "id", "orderby": "id", "order": "asc"}, progress=True
+            )
+            present = {row["id"] for row in rows}
+            arrived = sorted(present - published)
+            async for item in self.fetch_records(root, ctype, arrived, fetched):
+                yield item
+            gone = sorted(published - present - set(fetched))
+            async for item in self.judge_gone(root, ctype, gone):
+                yield item
+        st.last_total = total
+        self._advance(st, list(fetched.values()) + list(listed.values()))
+        self.archive.save_type_state(self.site["id"], st)
+
+    def _advance(self, st: TypeState, rows: Any) -> None:
+        for row in rows:
+            st.modified_watermark = wpapi.max_stamp(st.modified_watermark, row.get("modified_gmt"))
+            st.date_watermark = wpapi.max_stamp(st.date_watermark, row.get("date_gmt"))
+            if isinstance(row.get("id"), int):
+                st.max_id = max(st.max_id or 0, row["id"])
+
+    # -- listings -----------------------------------------------------------------------
+    async def list_page(
+        self, root: str, route: str, params: dict[str, Any], page: int
+    ) -> tuple[list[dict[str, Any]], int | None, int | None, Response]:
+        url = wpapi.route_url(root, route, {**params, "per_page": PER_PAGE, "page": page})
+        resp = await self.fetch(url)
+        if resp.status == 400 and wpapi.error_code(resp.body) == "rest_post_invalid_page_number":
+            return [], None, None, resp
+        if resp.status in (401, 403) and page == 1:
+            raise _TypeUnavailable(f"{resp.status} {wpapi.error_code(resp.body) or ''}".strip())
+        if resp.status != 200:
+            raise RoundError(f"{url} answered HTTP {resp.status}")
+        try:
+            doc = wpapi.parse_json(resp.body)
+        except wpapi.WPApiError as exc:
+            raise RoundError(f"{url}: {exc}") from None
+        if not isinstance(doc, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("id"), int) for r in doc
+        ):
+            raise RoundError(f"{url}: expected a JSON list of posts")
+        total = wpapi.total_header(_headers(resp))
+        pages = wpapi.total_header(_headers(resp), "X-WP-TotalPages")
+        return doc, total, pages, resp
+
+    async def list_all(
+        self, root: str, route: str, params: dict[str, Any], *, progress: bool = False
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        rows: list[dict[str, Any]] = []
+        page, total = 1, None
+        while True:
+            batch, t, pages, _ = await self.list_page(root, route, params, page)
+            total = t if total is None else total
+            rows += batch
+            if progress and pages and pages > 1:
+                progress_log.info("%s %s: page %d/%d", self.site_url, route, page, pages)
+            if not batch or not pages or page >= pages or len(batch) < PER_PAGE:
+                return rows, total
+            page += 1
+
+    async def newest_ids(self, root: str, route: str, max_id: int) -> tuple[int | None, list[int]]:
+        """Ids above the highest we know (new, whatever their dates), and X-WP-Total."""
+        params = {"_fields": "id", "orderby": "id", "order": "desc"}
+        out: list[int] = []
+        page, total = 1, None
+        while True:
+            batch, t, pages, _ = await self.list_page(root, route, params, page)
+            total = t if total is None else total
+            fresh = [r["id"] for r in batch if r["id"] > max_id]
+            out += fresh
+            if len(fresh) < len(batch) or not pages or page >= pages or not batch:
+                return total, out
+            page += 1
+
+    async def walk_full(
+        self,
+        root: str,
+        ctype: wpapi.ContentType,
+        st: TypeState,
+        baseline: bool,
+        seen: dict[int, dict[str, Any]],
+    ) -> AsyncIterator[Any]:
+        """Every post of a type, full records, by id: stable paging (facts Part 2)."""
+        page = 1
+        params = {"orderby": "id", "order": "asc"}
+        while True:
+            batch, total, pages, resp = await self.list_page(root, ctype.route, params, page)
+            if page == 1:
+                st.last_total = total
+            if pages and pages > 1:
+                progress_log.info(
+                    "%s %s: page %d/%d (%d posts)",
+                    self.site_url, ctype.rest_base, page, pages, total or 0,
+                )
+            if batch:
+                for row in batch:
+                    seen[row["id"]] = row
+                yield PostsFetched(
+                    type=ctype.rest_base,
+                    response=_raw(resp),
+                    posts=list(enumerate(batch)),
+                    baseline=baseline,
+                )
+            if not batch or not pages or page >= pages or len(batch) < PER_PAGE:
+                return
+            page += 1
+
+    async def fetch_records(
+        self,
+        root: str,
+        ctype: wpapi.ContentType,
+        ids: list[int],
+        fetched: dict[int, dict[str, Any]],
+    ) -> AsyncIterator[Any]:
+        ids = [i for i in ids if i not in fetched]
+        for start in range(0, len(ids), PER_PAGE):
+            chunk = ids[start : start + PER_PAGE]
+            params = {"include": chunk, "orderby": "include"}
+            batch, _, _, resp = await self.list_page(root, ctype.route, params, 1)
+            for row in batch:
+                fetched[row["id"]] = row
+            if batch:
+                yield PostsFetched(
+                    type=ctype.rest_base,
+                    response=_raw(resp),
+                    posts=list(enumerate(batch)),
+                    baseline=False,
+                )
+
+    async def judge_gone(
+        self, root: str, ctype: wpapi.ContentType, ids: list[int]
+    ) -> AsyncIterator[Any]:
+        for wp_id in ids:
+            url = wpapi.route_url(root, f"{ctype.route}/{wp_id}", {"_fields": "id,status"})
+            try:
+                resp = await self.fetch(url)
+            except RoundError as exc:
+                self.report.errors.append(f"{ctype.rest_base} {wp_id}: {exc}")
+                continue
+            verdict = wpapi.classify_gone(resp.status, resp.body)
+            if verdict in ("deleted", "unpublished"):
+                yield PostGone(type=ctype.rest_base, wp_id=wp_id, kind=verdict, response=_raw(resp))
+            elif verdict is None:
+                self.report.errors.append(
+                    f"{ctype.rest_base} {wp_id} left the listing but {url} answered "
+                    f"HTTP {resp.status} {wpapi.error_code(resp.body) or ''}: no verdict, kept as it was"
+                )
+
+    # -- HTTP ---------------------------------------------------------------------------
+    async def fetch(self, url: str) -> Response:
+        """GET url through the engine; retry 429/5xx and network errors with backoff."""
+        attempt = 0
+        while True:
+            request = scrapy.Request(url, dont_filter=True, meta={"handle_httpstatus_all": True})
+            try:
+                resp = await self.crawler.engine.download_async(request)
+            except IgnoreRequest as exc:
+                raise RoundError(f"{url} is forbidden by robots.txt") from exc
+            except Exception as exc:  # network: refused, reset, DNS, timeout
+                if attempt >= self.retry_times:
+                    raise RoundError(_plain(exc)) from None
+                await asyncio.sleep(self._backoff(attempt, None))
+                attempt += 1
+                continue
+            if resp.status in RETRY_STATUSES and not _is_challenge(resp) and attempt < self.retry_times:
+                await asyncio.sleep(self._backoff(attempt, resp))
+                attempt += 1
+                continue
+            return resp
+
+    def _backoff(self, attempt: int, resp: Response | None) -> float:
+        if resp is not None:
+            value = resp.headers.get(b"Retry-After")
+            if value:
+                try:
+                    return min(float(value.decode("latin-1").strip()), self.retry_after_cap)
+                except ValueError:
+                    pass
+        return self.retry_base * (2**attempt) * (0.5 + random.random() / 2)
+
+
+class _TypeUnavailable(Exception):
+    """A content type whose listing answers 401/403 to anonymous clients: skipped."""
+
+
+def _headers(resp: Response) -> dict[str, str]:
+    """Header name → last value (Scrapy keeps a list per name)."""
+    return {
+        k.decode("latin-1"): values[-1].decode("latin-1")
+        for k, values in resp.headers.items()
+        if values
+    }
+
+
+def _raw(resp: Response) -> RawResponse:
+    headers = [
+        (k.decode("latin-1"), v.decode("latin-1"))
+        for k, values in resp.headers.items()
+        for v in values
+    ]
+    return RawResponse(
+        url=resp.url, status=resp.status, headers=headers, body=resp.body, fetched_at=utcnow()
+    )
+
+
+def _is_challenge(resp: Response) -> bool:
+    return (resp.headers.get(b"cf-mitigated") or b"").lower() == b"challenge"
+
+
+def _plain(exc: BaseException) -> str:
+    """A network failure in plain words."""
+    name = type(exc).__name__
+    text = str(exc).strip()
+    table = {
+        "ConnectionRefusedError": "connection refused",
+        "DNSLookupError": "DNS lookup failed",
+        "TimeoutError": "timed out",
+        "TCPTimedOutError": "timed out",
+        "ResponseNeverReceived": "connection closed before a response",
+        "ResponseFailed": "connection reset mid-response",
+        "ConnectionLost": "connection lost",
+    }
+    for key, words in table.items():
+        if key in name or key in text:
+            return words
+    return f"{name}: {text}"[:300] if text else name

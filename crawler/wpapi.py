@@ -1,0 +1,249 @@
+"""Pure functions about the WordPress REST API: discovery, URLs, dates, verdicts.
+
+Nothing here does I/O; the spider feeds it what it fetched. The facts behind
+each rule are in shared/wordpress-facts.md (section numbers in comments).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+API_REL = "https://api.w.org/"
+
+# Types every WordPress lists in /wp/v2/types that are not reader content (facts §2).
+INTERNAL_TYPES = frozenset(
+    {
+        "attachment",
+        "nav_menu_item",
+        "wp_block",
+        "wp_template",
+        "wp_template_part",
+        "wp_navigation",
+        "wp_global_styles",
+        "wp_font_family",
+        "wp_font_face",
+    }
+)
+
+WP_DATE = "%Y-%m-%dT%H:%M:%S"
+
+
+class WPApiError(Exception):
+    """A response that is not what a WordPress REST API answers."""
+
+
+@dataclass(frozen=True)
+class ContentType:
+    slug: str  # "post"
+    rest_base: str  # "posts"
+    namespace: str  # "wp/v2"
+
+    @property
+    def route(self) -> str:
+        return f"{self.namespace}/{self.rest_base}"
+
+
+def normalize_site_url(url: str) -> str:
+    """A canonical form for a site URL: scheme and host lower-case, no trailing slash.
+
+    The path is kept (subdirectory installs such as https://x.org/en).
+    """
+    url = url.strip()
+    if "://" not in url:
+        url = "https://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+
+
+def home_url(site_url: str) -> str:
+    return site_url.rstrip("/") + "/"
+
+
+def api_root_from_link_header(values: Iterable[str], base_url: str) -> str | None:
+    """The URL in a `Link: <…>; rel="https://api.w.org/"` header (facts §1)."""
+    for value in values:
+        for part in _split_link_header(value):
+            m = re.match(r"\s*<([^>]*)>(.*)", part)
+            if not m:
+                continue
+            rels = re.findall(r'rel\s*=\s*"?([^";]+)"?', m.group(2))
+            if any(r.strip() == API_REL for rel in rels for r in rel.split()):
+                return urljoin(base_url, m.group(1).strip())
+    return None
+
+
+def _split_link_header(value: str) -> list[str]:
+    # Commas separate links, but may appear inside <…> URLs.
+    out, depth, cur = [], 0, []
+    for ch in value:
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth = max(0, depth - 1)
+        if ch == "," and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.I)
+
+
+def api_root_from_html(html: str, base_url: str) -> str | None:
+    """The href of `<link rel="https://api.w.org/" href="…">` in a home page."""
+    for tag in _LINK_TAG.findall(html[:500_000]):
+        rel = re.search(r"""rel\s*=\s*["']([^"']*)["']""", tag, re.I)
+        href = re.search(r"""href\s*=\s*["']([^"']*)["']""", tag, re.I)
+        if rel and href and API_REL in rel.group(1).split():
+            return urljoin(base_url, href.group(1).replace("&amp;", "&").strip())
+    return None
+
+
+def fallback_roots(site_url: str) -> list[str]:
+    """Where to look when the home page names no API: pretty, then plain permalinks."""
+    base = home_url(site_url)
+    return [base + "wp-json/", base + "?rest_route=/"]
+
+
+def route_url(api_root: str, route: str, params: Mapping[str, Any] | None = None) -> str:
+    """The URL of `route` (e.g. "wp/v2/posts") under an API root.
+
+    Handles both `…/wp-json/` roots and `…/?rest_route=/` roots (sites without
+    pretty permalinks, facts §1).
+    """
+    parts = urlsplit(api_root)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    extra = [(k, _param(v)) for k, v in (params or {}).items() if v is not None]
+    if any(k == "rest_route" for k, _ in query):
+        base_route = dict(query)["rest_route"].rstrip("/")
+        query = [(k, v) for k, v in query if k != "rest_route"]
+        query.append(("rest_route", f"{base_route}/{route.lstrip('/')}"))
+        return urlunsplit(parts._replace(query=urlencode(query + extra, safe="/,")))
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urlunsplit(
+        parts._replace(path=path + route.lstrip("/"), query=urlencode(query + extra, safe="/,"))
+    )
+
+
+def _param(v: Any) -> str:
+    if isinstance(v, (list, tuple, set)):
+        return ",".join(str(x) for x in v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a REST body, tolerating the UTF-8 BOM some sites prepend."""
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WPApiError(f"response is not JSON ({exc.__class__.__name__})") from exc
+
+
+def is_api_index(doc: Any) -> bool:
+    """True when doc looks like a WordPress REST index (/wp-json/)."""
+    return (
+        isinstance(doc, dict)
+        and isinstance(doc.get("namespaces"), list)
+        and "wp/v2" in doc["namespaces"]
+    )
+
+
+def watchable_types(types_doc: Any) -> list[ContentType]:
+    """Public content types from /wp/v2/types, skipping WordPress's internal ones (facts §2)."""
+    if not isinstance(types_doc, dict):
+        raise WPApiError("/wp/v2/types did not answer a JSON object")
+    out = []
+    for slug, info in types_doc.items():
+        if slug in INTERNAL_TYPES or not isinstance(info, dict):
+            continue
+        base = info.get("rest_base") or slug
+        ns = info.get("rest_namespace") or "wp/v2"
+        out.append(ContentType(slug=slug, rest_base=str(base), namespace=str(ns)))
+    return out
+
+
+def error_code(body: bytes) -> str | None:
+    """The `code` of a WordPress REST error body, if it is one."""
+    try:
+        doc = parse_json(body)
+    except WPApiError:
+        return None
+    if isinstance(doc, dict) and isinstance(doc.get("code"), str):
+        return doc["code"]
+    return None
+
+
+def classify_gone(status: int, body: bytes) -> str | None:
+    """The verdict on a post that left the listing, from a direct GET (facts §6).
+
+    404 `rest_post_invalid_id` → "deleted"; 401/403 `rest_forbidden` → "unpublished";
+    200 → "present". Anything else (5xx, HTML, a WAF challenge, an unknown code)
+    is no verdict: None, and the post stays as it was.
+    """
+    if status == 200:
+        try:
+            doc = parse_json(body)
+        except WPApiError:
+            return None
+        return "present" if isinstance(doc, dict) and "id" in doc else None
+    code = error_code(body)
+    if status == 404 and code == "rest_post_invalid_id":
+        return "deleted"
+    if status in (401, 403) and code == "rest_forbidden":
+        return "unpublished"
+    return None
+
+
+def parse_gmt(value: str | None) -> datetime | None:
+    """A WordPress `*_gmt` value (no Z, facts §4) as an aware UTC datetime."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value[:19], WP_DATE).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def query_date(stamp: str | None, overlap: timedelta) -> str | None:
+    """A date for `modified_after`/`after`: stamp minus overlap, with an explicit Z.
+
+    WordPress reads a date without an offset as site-local time and compares
+    strictly (facts §5), so we always send UTC with `Z` and step back.
+    """
+    dt = parse_gmt(stamp)
+    if dt is None:
+        return None
+    return (dt - overlap).strftime(WP_DATE) + "Z"
+
+
+def max_stamp(*stamps: str | None) -> str | None:
+    vals = [x for x in stamps if x]
+    return max(vals) if vals else None
+
+
+def total_header(headers: Mapping[str, Any] | None, name: str = "X-WP-Total") -> int | None:
+    if not headers:
+        return None
+    value = headers.get(name)
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None

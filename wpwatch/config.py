@@ -1,0 +1,191 @@
+"""`wpwatch.toml`: what to watch. Read with tomllib, edited with tomlkit (keeps comments)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from crawler.wpapi import normalize_site_url
+from wpwatch.exceptions import ConfigError
+
+DEFAULT_INTERVAL = 15 * 60
+DEFAULT_FULL_INTERVAL = 24 * 3600
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+SITE_KEYS = {"name", "url", "interval", "full_interval", "types", "active_hours", "ignore"}
+
+
+def parse_duration(value: Any, what: str = "duration") -> float:
+    """'90s', '15m', '2h', '1d' (or a number of seconds) → seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ConfigError(f"bad {what} {value!r}: use e.g. \"90s\", \"15m\", \"2h\", \"1d\"")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds <= 0:
+        raise ConfigError(f"bad {what} {value!r}: must be positive")
+    return seconds
+
+
+def resolve_env(value: Any, what: str) -> Any:
+    """`"env:NAME"` → the variable's value; a missing one is an error naming it."""
+    if isinstance(value, str) and value.startswith("env:"):
+        name = value[4:]
+        if name not in os.environ:
+            raise ConfigError(f"{what} refers to environment variable {name}, which is not set")
+        return os.environ[name]
+    return value
+
+
+@dataclass
+class SiteConfig:
+    name: str
+    url: str
+    interval: float = DEFAULT_INTERVAL
+    full_interval: float = DEFAULT_FULL_INTERVAL
+    types: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    path: Path | None
+    sites: list[SiteConfig] = field(default_factory=list)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    def site(self, key: str) -> SiteConfig | None:
+        for s in self.sites:
+            if key in (s.name, s.url):
+                return s
+        try:
+            url = normalize_site_url(key)
+        except ValueError:
+            return None
+        return next((s for s in self.sites if s.url == url), None)
+
+
+def default_path() -> Path:
+    return Path(os.environ.get("WPWATCH_CONFIG", "wpwatch.toml"))
+
+
+def load(path: Path | None = None, *, must_exist: bool = False) -> Config:
+    path = path or default_path()
+    if not path.exists():
+        if must_exist:
+            raise ConfigError(f"config file {path} not found (create it with `wpwatch sites add URL`)")
+        return Config(path=path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse(data, path)
+
+
+def parse(data: dict[str, Any], path: Path | None = None) -> Config:
+    where = str(path or "config")
+    defaults = data.get("defaults", {}) or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{where}: [defaults] must be a table")
+    d_interval = parse_duration(defaults.get("interval", DEFAULT_INTERVAL), "defaults.interval")
+    d_full = parse_duration(
+        defaults.get("full_interval", DEFAULT_FULL_INTERVAL), "defaults.full_interval"
+    )
+    sites: list[SiteConfig] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(data.get("sites", []) or []):
+        label = f"{where}: sites[{i}]"
+        if not isinstance(raw, dict) or "url" not in raw:
+            raise ConfigError(f"{label}: each [[sites]] needs a url")
+        unknown = set(raw) - SITE_KEYS
+        if unknown:
+            raise ConfigError(
+                f"{label}: unknown key(s) {', '.join(sorted(unknown))}; "
+                f"supported: {', '.join(sorted(SITE_KEYS))}"
+            )
+        try:
+            url = normalize_site_url(str(raw["url"]))
+        except ValueError as exc:
+            raise ConfigError(f"{label}: {exc}") from None
+        name = str(raw.get("name") or url.split("://", 1)[1])
+        if name in seen or url in seen:
+            raise ConfigError(f"{label}: site {name} ({url}) is listed twice")
+        seen |= {name, url}
+        types = raw.get("types") or []
+        if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+            raise ConfigError(f"{label}: types must be a list of REST bases, e.g. [\"posts\"]")
+        sites.append(
+            SiteConfig(
+                name=name,
+                url=url,
+                interval=parse_duration(raw.get("interval", d_interval), f"{name}.interval"),
+                full_interval=parse_duration(
+                    raw.get("full_interval", d_full), f"{name}.full_interval"
+                ),
+                types=tuple(types),
+                extra={k: v for k, v in raw.items() if k not in ("name", "url", "interval",
+                                                                 "full_interval", "types")},
+            )
+        )
+    alerts = data.get("alerts", []) or []
+    return Config(path=path, sites=sites, defaults=dict(defaults), alerts=list(alerts))
+
+
+def add_site(
+    path: Path, url: str, *, name: str | None = None, interval: str | None = None,
+    types: list[str] | None = None,
+) -> SiteConfig:
+    """Append a [[sites]] entry, keeping the file's comments and layout."""
+    try:
+        url = normalize_site_url(url)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+    current = parse(doc.unwrap(), path)
+    name = name or url.split("://", 1)[1]
+    if current.site(url) or current.site(name):
+        raise ConfigError(f"{url} (or the name {name}) is already in {path}")
+    entry = tomlkit.table()
+    entry["name"] = name
+    entry["url"] = url
+    if interval:
+        parse_duration(interval, "interval")
+        entry["interval"] = interval
+    if types:
+        entry["types"] = types
+    if "sites" not in doc:
+        doc["sites"] = tomlkit.aot()
+    doc["sites"].append(entry)
+    _write(path, doc)
+    return parse(doc.unwrap(), path).site(url)  # type: ignore[return-value]
+
+
+def remove_site(path: Path, key: str) -> SiteConfig:
+    if not path.exists():
+        raise ConfigError(f"config file {path} not found")
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    current = parse(doc.unwrap(), path)
+    site = current.site(key)
+    if site is None:
+        raise ConfigError(f"no site {key!r} in {path}")
+    aot = doc["sites"]
+    for i, entry in enumerate(list(aot)):
+        if normalize_site_url(str(entry["url"])) == site.url:
+            del aot[i]
+            break
+    _write(path, doc)
+    return site
+
+
+def _write(path: Path, doc: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    tmp.replace(path)
