@@ -22,6 +22,23 @@ from wpwatch.timeutil import since_to_iso
 KIND_ORDER = ("new", "edited", "unpublished", "deleted", "restored")
 
 
+class UserError(click.ClickException):
+    """A WPWatchError at the CLI boundary: one line on stderr, exit 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"wpwatch: {self.message}", err=True)
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (WPWatchError, ArchiveError) as exc:
+            raise UserError(str(exc)) from None
+
+
 class Ctx:
     def __init__(self, db: str, config: Path, verbose: bool) -> None:
         self.db = db
@@ -47,7 +64,7 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     envvar="WPWATCH_DB",
@@ -86,15 +103,7 @@ def cli(ctx: click.Context, db: str, config_path: Path, verbose: bool) -> None:
 
 
 def main() -> None:
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        fail("aborted", 130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (WPWatchError, ArchiveError) as exc:
-        fail(str(exc))
+    cli.main(prog_name="wpwatch")
 
 
 # -- crawl --------------------------------------------------------------------------
@@ -174,7 +183,7 @@ def summary_line(label: str, rnd: dict[str, Any]) -> str:
 
 
 # -- sites --------------------------------------------------------------------------
-@cli.group()
+@cli.group(cls=Group)
 def sites() -> None:
     """Manage the sites in wpwatch.toml.
 
