@@ -238,9 +238,10 @@ def max_stamp(*stamps: str | None) -> str | None:
 
 
 def total_header(headers: Mapping[str, Any] | None, name: str = "X-WP-Total") -> int | None:
+    """An integer header such as X-WP-Total from a lower-case-keyed mapping."""
     if not headers:
         return None
-    value = headers.get(name)
+    value = headers.get(name.lower())
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     try:

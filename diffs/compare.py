@@ -54,7 +54,24 @@ def changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
         names.discard("markup")
     if "protected" in names:
         names -= EMPTIED_BY_PROTECTION
+    if {"content", "excerpt"} <= names and _derived_excerpt(old) and _derived_excerpt(new):
+        names.discard("excerpt")  # WordPress's automatic excerpt followed the text
     return sorted(names, key=_report_order)
+
+
+def _derived_excerpt(norm: Mapping[str, Any]) -> bool:
+    """True when the excerpt is WordPress's automatic one: the text's first words.
+
+    Anonymous REST clients cannot see whether an excerpt was written by hand
+    (``excerpt.raw`` needs the edit context), so we recognise the automatic one by
+    its shape: the opening words of the visible text, then an ellipsis or nothing.
+    """
+    excerpt = str(norm.get("excerpt") or "")
+    for tail in ("[…]", "[&hellip;]", "[...]", "…", "..."):
+        excerpt = excerpt.removesuffix(tail).rstrip()
+    text = " ".join(" ".join(str(b) for b in norm.get("text") or []).split())
+    words = excerpt.split()
+    return bool(words) and " ".join(text.split()[: len(words)]) == " ".join(words)
 
 
 def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

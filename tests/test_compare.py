@@ -238,3 +238,18 @@ def test_speed(post: Post, capsys: pytest.CaptureFixture[str]) -> None:
     per_same = (time.perf_counter() - start) / runs * 1000
     with capsys.disabled():
         print(f"\nnormalize+compare (fixture): {per_edit:.2f} ms edited, {per_same:.2f} ms same")
+
+
+def test_automatic_excerpt_follows_content_without_being_reported() -> None:
+    old = {"text": ["One two three four."], "excerpt": "One two three four."}
+    new = {"text": ["One two three five."], "excerpt": "One two three five."}
+    assert changed_fields(old, new) == ["content"]
+    long_old = {"text": ["a b c d e f g h"], "excerpt": "a b c […]"}
+    long_new = {"text": ["x b c d e f g h"], "excerpt": "x b c […]"}
+    assert changed_fields(long_old, long_new) == ["content"]
+
+
+def test_hand_written_excerpt_change_is_reported() -> None:
+    old = {"text": ["Body text here."], "excerpt": "A summary."}
+    new = {"text": ["Body text changed."], "excerpt": "A new summary."}
+    assert changed_fields(old, new) == ["content", "excerpt"]

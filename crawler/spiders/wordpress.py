@@ -439,9 +439,9 @@ class _TypeUnavailable(Exception):
 
 
 def _headers(resp: Response) -> dict[str, str]:
-    """Header name → last value (Scrapy keeps a list per name)."""
+    """Lower-case header name → last value (Scrapy keeps a list per name)."""
     return {
-        k.decode("latin-1"): values[-1].decode("latin-1")
+        k.decode("latin-1").lower(): values[-1].decode("latin-1")
         for k, values in resp.headers.items()
         if values
     }
