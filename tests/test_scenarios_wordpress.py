@@ -9,6 +9,10 @@ records, round by round.
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -142,12 +146,26 @@ def test_every_change_kind(wp_stack: WordPressStack, wpwatch: WPWatch, variant: 
     assert all(len(v["sha256"]) == 64 for v in history["versions"])
 
 
+@pytest.fixture
+def plain_http_site(tmp_path: Any) -> Iterator[str]:
+    """A real web server that is not WordPress: static files on loopback."""
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "index.html").write_text("<html><body>Just a page.</body></html>")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
 def test_unreachable_and_not_wordpress_sites_fail_alone(
-    wp_stack: WordPressStack, wpwatch: WPWatch, tmp_path: Any
+    wp_stack: WordPressStack, wpwatch: WPWatch, plain_http_site: str
 ) -> None:
     site = wp_stack.site(wp_stack.port(2))
     dead = "http://127.0.0.1:9"  # discard port: nothing listens
-    not_wp = f"{site.url}/wp-content/"  # a WordPress host, but no WordPress at that path
+    not_wp = plain_http_site
     proc = wpwatch.run("crawl", site.url, dead, not_wp, check=False)
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("wpwatch: ")]
