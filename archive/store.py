@@ -47,9 +47,9 @@ class RawResponse:
 
     url: str
     status: int
-    headers: Sequence[tuple[str, str]]
-    body: bytes
-    fetched_at: str
+    headers: Sequence[tuple[str, str]] = field(repr=False)
+    body: bytes = field(repr=False)
+    fetched_at: str = ""
     method: str = "GET"
 
 

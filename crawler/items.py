@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from archive import RawResponse
@@ -14,8 +14,8 @@ class PostsFetched:
 
     type: str
     response: RawResponse
-    posts: list[tuple[int | None, dict[str, Any]]]  # (index in the JSON list, record)
-    baseline: bool
+    posts: list[tuple[int | None, dict[str, Any]]] = field(repr=False)  # (index, record)
+    baseline: bool = False
 
 
 @dataclass

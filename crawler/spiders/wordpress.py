@@ -119,6 +119,10 @@ class WordPressSpider(scrapy.Spider):
         except RoundError as exc:
             self.report.fatal = str(exc)
             logger.warning("%s: %s", self.site_url, exc)
+        # Let the engine run once more before start() ends: when start() ends
+        # right after yielding an item, the engine notices only at its next
+        # 5-second heartbeat that the spider is idle.
+        await asyncio.sleep(0.01)
 
     async def discover(self) -> tuple[str, list[wpapi.ContentType]]:
         """The API root (cached in the archive, found again when stale) and the types."""
