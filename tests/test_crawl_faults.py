@@ -1,0 +1,76 @@
+"""Politeness and no-false-verdict rules, on the WordPress-compatible demo server.
+
+These faults (429 with Retry-After, a 503 on one post, robots.txt closing the
+site) cannot be produced on demand by a real WordPress; everything else about
+the round is covered against the real one in test_scenarios_wordpress.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import WPWatch
+from wpwatch.demo.server import DemoServer, DemoSite
+
+
+@pytest.fixture
+def site() -> DemoSite:
+    s = DemoSite("Faults")
+    for i in range(5):
+        s.add(f"Post {i}", f"<p>Body {i}</p>", date=f"2024-01-0{i + 1}T00:00:00Z")
+    return s
+
+
+@pytest.fixture
+def server(site: DemoSite) -> Iterator[DemoServer]:
+    with DemoServer(site) as srv:
+        yield srv
+
+
+def kinds(wpwatch: WPWatch) -> list[tuple[int, str]]:
+    return [(c["wp_id"], c["kind"]) for c in wpwatch.json("changes", "--json")]
+
+
+def test_429_retry_after_is_honoured(site: DemoSite, server: DemoServer, wpwatch: WPWatch) -> None:
+    url = server.url_for(site)
+    site.fail_next(429, retry_after=1, path_contains="wp/v2/posts")
+    started = time.monotonic()
+    wpwatch.run("crawl", url)
+    assert time.monotonic() - started >= 1.0
+    statuses = [r for r in site.request_log if "wp/v2/posts" in str(r)]
+    assert len(statuses) >= 2  # the refused request, then its retry
+    (status,) = wpwatch.json("status", "--json")
+    assert status["last_round"]["outcome"] == "ok"
+
+
+def test_a_failing_check_is_no_verdict(site: DemoSite, server: DemoServer, wpwatch: WPWatch) -> None:
+    url = server.url_for(site)
+    wpwatch.run("crawl", url)
+    victim = site.ids("post", "publish")[0]
+    site.delete(victim)
+    # the direct GET that would prove the deletion fails, every retry
+    site.fail_next(503, count=10, path_contains=f"wp/v2/posts/{victim}")
+    wpwatch.run("crawl", url)
+    assert kinds(wpwatch) == []
+    (status,) = wpwatch.json("status", "--json")
+    assert status["last_round"]["outcome"] == "errors"
+    assert f"posts {victim} left the listing" in status["last_round"]["error"]
+    assert "HTTP 503" in status["last_round"]["error"]
+    # healthy again: the deletion is found, once
+    site._failures.clear()
+    wpwatch.run("crawl", url)
+    wpwatch.run("crawl", url)
+    assert kinds(wpwatch) == [(victim, "deleted")]
+
+
+def test_robots_txt_is_obeyed(wpwatch: WPWatch) -> None:
+    site = DemoSite("Closed", robots_txt="User-agent: *\nDisallow: /\n")
+    site.add("Post", "<p>Body</p>")
+    with DemoServer(site) as srv:
+        proc = wpwatch.run("crawl", srv.url_for(site), check=False)
+    assert proc.returncode == 1
+    assert "forbidden by robots.txt" in proc.stderr
+    assert proc.stderr.count("\n") == 1
