@@ -60,7 +60,7 @@ def test_a_failing_check_is_no_verdict(site: DemoSite, server: DemoServer, wpwat
     assert f"posts {victim} left the listing" in status["last_round"]["error"]
     assert "HTTP 503" in status["last_round"]["error"]
     # healthy again: the deletion is found, once
-    site._failures.clear()
+    site.clear_failures()
     wpwatch.run("crawl", url)
     wpwatch.run("crawl", url)
     assert kinds(wpwatch) == [(victim, "deleted")]

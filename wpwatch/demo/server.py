@@ -1508,6 +1508,11 @@ class DemoSite:
                 }
             )
 
+    def clear_failures(self) -> None:
+        """Forget every failure queued by ``fail_next``: the site is healthy again."""
+        with self._lock:
+            self._failures.clear()
+
     def _injected(self, target: str) -> Response | None:
         with self._lock:
             for failure in self._failures:
