@@ -144,3 +144,13 @@ changes = Table(
 )
 Index("ix_changes_detected", changes.c.detected_at)
 Index("ix_changes_post", changes.c.post_id)
+
+# When the daemon will next run each site (schema 2): read by `wpwatch status`.
+schedule = Table(
+    "schedule",
+    metadata,
+    Column("site_url", String(2048), primary_key=True),
+    Column("next_due", String(32)),
+    Column("next_full_due", String(32)),
+    Column("updated_at", String(32), nullable=False),
+)

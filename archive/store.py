@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from archive import schema as s
 from archive.exceptions import ArchiveError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KINDS = ("new", "edited", "unpublished", "deleted", "restored")
 
 
@@ -131,9 +131,15 @@ class Archive:
                 raise ArchiveError(
                     f"archive schema {current} is newer than this wpwatch ({SCHEMA_VERSION})"
                 )
-            if current < 1:
+            if current < 1:  # a new archive: every table at once
                 s.metadata.create_all(conn)
-                conn.execute(insert(s.schema_version).values(version=1, applied_at=utcnow()))
+                current = SCHEMA_VERSION
+                conn.execute(
+                    insert(s.schema_version).values(version=current, applied_at=utcnow())
+                )
+            if current < 2:  # 2: the daemon's schedule, for `wpwatch status`
+                s.schedule.create(conn, checkfirst=True)
+                conn.execute(insert(s.schema_version).values(version=2, applied_at=utcnow()))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -549,6 +555,19 @@ class Archive:
                 d["counts"] = json.loads(d["counts"] or "{}")
                 out[d["site_id"]] = d
             return out
+
+    def set_schedule(self, site_url: str, next_due: str | None, next_full_due: str | None) -> None:
+        with self.engine.begin() as conn:
+            values = dict(next_due=next_due, next_full_due=next_full_due, updated_at=utcnow())
+            done = conn.execute(
+                update(s.schedule).where(s.schedule.c.site_url == site_url).values(**values)
+            )
+            if done.rowcount == 0:
+                conn.execute(insert(s.schedule).values(site_url=site_url, **values))
+
+    def schedules(self) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return {r["site_url"]: dict(r) for r in conn.execute(select(s.schedule)).mappings()}
 
     def errors_in_a_row(self, site_id: int, limit: int = 20) -> int:
         r = s.rounds.c

@@ -8,12 +8,13 @@ the loop alive between rounds (engineering-notes: flat memory, clean stop).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from scrapy.crawler import AsyncCrawlerRunner
+from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings
 from scrapy.utils.log import configure_logging
 from scrapy.utils.project import get_project_settings
@@ -42,6 +43,83 @@ def crawler_settings(overrides: dict[str, Any] | None = None) -> Settings:
     return settings
 
 
+class RoundRunner:
+    """Runs rounds of sites on one AsyncCrawlerRunner; can stop them all.
+
+    Each round gets its own Crawler (its own engine, stats and settings), so a
+    slow or broken site holds nothing of another's. A round that exceeds its
+    time budget is stopped: its spider closes with reason "shutdown" and the
+    round is recorded as interrupted (a partial listing makes no verdicts).
+    """
+
+    def __init__(self, archive: Archive, settings: dict[str, Any] | None = None) -> None:
+        self.archive = archive
+        self.runner = AsyncCrawlerRunner(crawler_settings(settings))
+        self.active: dict[str, Crawler] = {}
+
+    async def run_site(
+        self, spec: SiteSpec, *, full: bool = False, budget: float | None = None
+    ) -> dict[str, Any]:
+        """One round of one site; its record (outcome, counts, requests, error)."""
+        crawler = self.runner.create_crawler(WordPressSpider)
+        if spec.settings:
+            crawler.settings.frozen = False
+            crawler.settings.update(spec.settings, priority="spider")
+        self.active[spec.url] = crawler
+        task = asyncio.ensure_future(
+            self.runner.crawl(
+                crawler,
+                site_url=spec.url,
+                archive=self.archive,
+                full=full,
+                site_name=spec.name,
+                types=list(spec.types) or None,
+            )
+        )
+        try:
+            if budget is None:
+                await task
+            else:
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), budget)
+                except TimeoutError:
+                    logger.warning("%s: round exceeded its %.0f s budget: stopping it", spec.url, budget)
+                    await self.stop_crawler(crawler, task)
+        except Exception as exc:  # a crash inside one site's crawl is that site's failure
+            logger.exception("%s: round crashed", spec.url)
+            return _failed(spec, f"crashed: {exc}")
+        finally:
+            self.active.pop(spec.url, None)
+        spider = crawler.spider
+        if spider is None or spider.round_id is None:
+            return _failed(spec, "round did not start")
+        return self.archive.round(spider.round_id) | {"site": spider.site_url}
+
+    async def stop_crawler(
+        self, crawler: Crawler, task: asyncio.Future[Any] | None = None, grace: float = 10.0
+    ) -> None:
+        """Stop one crawl (requests in flight are bounded by `grace`), then wait for it."""
+        if crawler.crawling:
+            try:
+                await asyncio.wait_for(crawler.stop_async(), grace)
+            except TimeoutError:
+                logger.error("a crawler did not stop within %.0f s", grace)
+        if task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(task), grace)
+
+    async def stop_all(self, grace: float = 10.0) -> None:
+        """Stop every running round (SIGTERM after the daemon's grace)."""
+        await asyncio.gather(
+            *(self.stop_crawler(c, grace=grace) for c in list(self.active.values()))
+        )
+
+
+def _failed(spec: SiteSpec, error: str) -> dict[str, Any]:
+    return {"site": spec.url, "outcome": "failed", "error": error, "counts": {}, "requests": 0,
+            "bytes": 0}
+
+
 async def run_rounds(
     archive: Archive,
     sites: Iterable[SiteSpec],
@@ -55,34 +133,12 @@ async def run_rounds(
 
     A failing site is data, not an exception: its round says why, the others run.
     """
-    base = crawler_settings(settings)
-    runner = AsyncCrawlerRunner(base)
+    rr = RoundRunner(archive, settings)
     sem = asyncio.Semaphore(concurrency)
 
     async def one(spec: SiteSpec) -> dict[str, Any]:
         async with sem:
-            crawler = runner.create_crawler(WordPressSpider)
-            if spec.settings:
-                crawler.settings.frozen = False
-                crawler.settings.update(spec.settings, priority="spider")
-            try:
-                await runner.crawl(
-                    crawler,
-                    site_url=spec.url,
-                    archive=archive,
-                    full=full,
-                    site_name=spec.name,
-                    types=list(spec.types) or None,
-                )
-            except Exception as exc:  # a crash inside one site's crawl
-                logger.exception("%s: round crashed", spec.url)
-                return {"site": spec.url, "outcome": "failed", "error": f"crashed: {exc}",
-                        "counts": {}, "requests": 0, "bytes": 0}
-            spider = crawler.spider
-            if spider is None or spider.round_id is None:
-                return {"site": spec.url, "outcome": "failed", "error": "round did not start",
-                        "counts": {}, "requests": 0, "bytes": 0}
-            record = archive.round(spider.round_id) | {"site": spider.site_url}
+            record = await rr.run_site(spec, full=full)
             if on_done:
                 on_done(spec, record)
             return record

@@ -17,9 +17,9 @@ from crawler.wpapi import normalize_site_url
 from wpwatch import __version__
 from wpwatch import config as cfg
 from wpwatch.exceptions import WPWatchError
+from wpwatch.summary import KIND_ORDER, summary_line
 from wpwatch.timeutil import since_to_iso
 
-KIND_ORDER = ("new", "edited", "unpublished", "deleted", "restored")
 
 
 class UserError(click.ClickException):
@@ -161,25 +161,6 @@ def crawl(obj: Ctx, site_urls: tuple[str, ...], full: bool, concurrency: int) ->
         click.echo(f"{len(specs)} sites in {time.monotonic() - started:.1f} s, {len(failed)} failed")
     if failed:
         sys.exit(1)
-
-
-def summary_line(label: str, rnd: dict[str, Any]) -> str:
-    counts = rnd.get("counts") or {}
-    parts = ", ".join(f"{counts.get(k, 0)} {k}" for k in KIND_ORDER)
-    took = ""
-    if rnd.get("started_at") and rnd.get("finished_at"):
-        from datetime import datetime
-
-        a = datetime.fromisoformat(rnd["started_at"].replace("Z", "+00:00"))
-        b = datetime.fromisoformat(rnd["finished_at"].replace("Z", "+00:00"))
-        took = f" in {(b - a).total_seconds():.1f} s"
-    line = (
-        f"{label}: {rnd['outcome']}, {rnd.get('requests', 0)} requests{took}; {parts}; "
-        f"{rnd.get('errors', 0)} errors"
-    )
-    if rnd.get("error") and rnd["outcome"] != "failed":
-        line += f" ({rnd['error']})"
-    return line
 
 
 # -- sites --------------------------------------------------------------------------
@@ -329,6 +310,7 @@ def status(obj: Ctx, as_json: bool) -> None:
     archive = obj.archive
     conf = obj.config()
     last = archive.last_rounds()
+    schedule = archive.schedules()
     known = {s["url"]: s for s in archive.list_sites()}
     urls = [s.url for s in conf.sites] + [u for u in known if u not in {s.url for s in conf.sites}]
     out = []
@@ -337,6 +319,7 @@ def status(obj: Ctx, as_json: bool) -> None:
         sc = conf.site(url)
         rnd = last.get(site_row["id"]) if site_row else None
         in_a_row = archive.errors_in_a_row(site_row["id"]) if site_row else 0
+        closed = bool(rnd and rnd["error"] and "REST API is closed" in rnd["error"])
         out.append(
             {
                 "name": sc.name if sc else (site_row or {}).get("name") or url,
@@ -353,8 +336,8 @@ def status(obj: Ctx, as_json: bool) -> None:
                     "errors": rnd["errors"],
                     "error": rnd["error"],
                 },
-                "next_due": None,
-                "degraded": in_a_row >= 3,
+                "next_due": (schedule.get(url) or {}).get("next_due") if sc else None,
+                "degraded": in_a_row >= 3 or closed,
                 "errors_in_a_row": in_a_row,
                 "pending_alerts": 0,
             }
@@ -372,6 +355,31 @@ def status(obj: Ctx, as_json: bool) -> None:
         click.echo(summary_line(s["name"], {**r, "counts": r["changes"], "started_at": r["started"],
                                             "finished_at": r["finished"]})
                    + f"  (last round {r['started'][:19]}Z)")
+
+
+# -- run (the daemon) ------------------------------------------------------------------
+@cli.command()
+@click.option(
+    "--grace",
+    type=float,
+    default=None,
+    help="Seconds running rounds get to finish on SIGTERM/SIGINT (default 20, or [defaults] grace).",
+)
+@pass_ctx
+def run(obj: Ctx, grace: float | None) -> None:
+    """Watch every site in the config on its own schedule until stopped.
+
+    One round per site every `interval` (default 15m) and a --full round every
+    `full_interval` (default 1d). SIGTERM/SIGINT stop it cleanly (exit 0);
+    SIGHUP reloads the config. Same as `python scheduler.py`.
+
+    \b
+    Example:
+      wpwatch --config /etc/wpwatch/wpwatch.toml --db /var/lib/wpwatch/wpwatch.db run
+    """
+    from wpwatch.daemon import Daemon
+
+    sys.exit(Daemon(obj.db, obj.config_path, grace=grace, verbose=obj.verbose).run())
 
 
 # -- demo -----------------------------------------------------------------------------

@@ -18,7 +18,10 @@ DEFAULT_INTERVAL = 15 * 60
 DEFAULT_FULL_INTERVAL = 24 * 3600
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-SITE_KEYS = {"name", "url", "interval", "full_interval", "types", "active_hours", "ignore"}
+SITE_KEYS = {
+    "name", "url", "interval", "full_interval", "types", "active_hours", "round_timeout", "ignore",
+}
+DEFAULT_KEYS = {"interval", "full_interval", "active_hours", "round_timeout", "grace", "concurrency"}
 
 
 def parse_duration(value: Any, what: str = "duration") -> float:
@@ -33,6 +36,22 @@ def parse_duration(value: Any, what: str = "duration") -> float:
     if seconds <= 0:
         raise ConfigError(f"bad {what} {value!r}: must be positive")
     return seconds
+
+
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_hours(value: Any, what: str) -> tuple[int, int] | None:
+    """'08:00-20:00' → (480, 1200), minutes after local midnight; may wrap midnight."""
+    if value in (None, ""):
+        return None
+    m = _HOURS.match(str(value))
+    if not m:
+        raise ConfigError(f"bad {what} {value!r}: use e.g. \"08:00-20:00\"")
+    h1, m1, h2, m2 = (int(x) for x in m.groups())
+    if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
+        raise ConfigError(f"bad {what} {value!r}: not a time of day")
+    return h1 * 60 + m1, h2 * 60 + m2
 
 
 def resolve_env(value: Any, what: str) -> Any:
@@ -52,7 +71,23 @@ class SiteConfig:
     interval: float = DEFAULT_INTERVAL
     full_interval: float = DEFAULT_FULL_INTERVAL
     types: tuple[str, ...] = ()
+    active_hours: tuple[int, int] | None = None  # minutes after midnight, local time
+    round_timeout: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def budget(self) -> float:
+        """A round's time budget: its own setting, else its interval (capped at 30 min)."""
+        if self.round_timeout:
+            return self.round_timeout
+        return max(30.0, min(self.interval, 1800.0))
+
+    def active_at(self, minutes: int) -> bool:
+        """Whether `minutes` after local midnight is inside the site's active hours."""
+        if self.active_hours is None:
+            return True
+        start, end = self.active_hours
+        return start <= minutes < end if start <= end else minutes >= start or minutes < end
 
 
 @dataclass
@@ -95,6 +130,12 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
     defaults = data.get("defaults", {}) or {}
     if not isinstance(defaults, dict):
         raise ConfigError(f"{where}: [defaults] must be a table")
+    unknown_defaults = set(defaults) - DEFAULT_KEYS
+    if unknown_defaults:
+        raise ConfigError(
+            f"{where}: unknown key(s) in [defaults]: {', '.join(sorted(unknown_defaults))}; "
+            f"supported: {', '.join(sorted(DEFAULT_KEYS))}"
+        )
     d_interval = parse_duration(defaults.get("interval", DEFAULT_INTERVAL), "defaults.interval")
     d_full = parse_duration(
         defaults.get("full_interval", DEFAULT_FULL_INTERVAL), "defaults.full_interval"
@@ -131,8 +172,17 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                     raw.get("full_interval", d_full), f"{name}.full_interval"
                 ),
                 types=tuple(types),
-                extra={k: v for k, v in raw.items() if k not in ("name", "url", "interval",
-                                                                 "full_interval", "types")},
+                active_hours=parse_hours(
+                    raw.get("active_hours", defaults.get("active_hours")), f"{name}.active_hours"
+                ),
+                round_timeout=parse_duration(raw["round_timeout"], f"{name}.round_timeout")
+                if "round_timeout" in raw
+                else (
+                    parse_duration(defaults["round_timeout"], "defaults.round_timeout")
+                    if "round_timeout" in defaults
+                    else None
+                ),
+                extra={k: v for k, v in raw.items() if k in ("ignore",)},
             )
         )
     alerts = data.get("alerts", []) or []

@@ -1,0 +1,276 @@
+"""The daemon: every configured site on its own schedule, for weeks; stops cleanly.
+
+Why this shape (engineering-notes.md, measured on this kind of machine):
+Scrapy's reactor cannot be restarted in a process, so the daemon keeps one
+asyncio reactor running and drives rounds with ``AsyncCrawlerRunner`` from an
+APScheduler ``AsyncIOScheduler`` on the same loop. Measured: flat memory over
+hundreds of crawls, ~0.08 s overhead a round, clean SIGTERM in about a second.
+(``TwistedScheduler`` deadlocks on Scrapy's DNS thread pool and its
+``max_instances`` is ineffective; a subprocess per round costs ~1.5 s of CPU.)
+
+Jobs are ``async def``: one incremental job and one ``--full`` job per site,
+``max_instances=1`` (an overrunning round is skipped, not stacked),
+``coalesce`` (a blocked loop gives one catch-up run, not a burst), a misfire
+grace of one interval, and jitter so that sites don't all fire at once. A
+per-site lock keeps the two jobs of one site from running together, and each
+round has a time budget after which it is stopped and recorded interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import random
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from archive import Archive
+from archive.store import db_url
+from crawler.runner import RoundRunner, SiteSpec, quiet_scrapy_logs
+from wpwatch import config as cfg
+from wpwatch.exceptions import WPWatchError
+from wpwatch.summary import summary_line
+
+logger = logging.getLogger("wpwatch.daemon")
+
+DEFAULT_GRACE = 20.0
+
+
+class AlreadyRunning(WPWatchError):
+    """Another daemon holds the archive's lock."""
+
+
+class ArchiveLock:
+    """One daemon per archive: an exclusive, non-blocking flock next to it.
+
+    The kernel drops the lock when the process dies, even by kill -9, so a
+    crashed daemon never blocks its successor.
+    """
+
+    def __init__(self, db: str) -> None:
+        url = db_url(db)
+        if url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///") + ".lock")
+        else:  # a server database: one lock per URL on this machine
+            import hashlib
+
+            digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+            path = Path(os.environ.get("XDG_RUNTIME_DIR", "/tmp")) / f"wpwatch-{digest}.lock"
+        self.path = path
+        self.file: TextIO | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held for the process's life)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            pid = f.read().strip() or "?"
+            f.close()
+            raise AlreadyRunning(
+                f"another wpwatch daemon (pid {pid}) is already running on this archive "
+                f"(lock {self.path}); stop it first"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self.file = f
+
+    def release(self) -> None:
+        if self.file is not None:
+            fcntl.flock(self.file, fcntl.LOCK_UN)
+            self.file.close()
+            self.file = None
+
+
+class Daemon:
+    def __init__(
+        self,
+        db: str,
+        config_path: Path,
+        *,
+        grace: float | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.db = db
+        self.config_path = config_path
+        self.verbose = verbose
+        self.conf = cfg.load(config_path, must_exist=True)
+        self.grace = grace if grace is not None else float(
+            cfg.parse_duration(self.conf.defaults.get("grace", DEFAULT_GRACE), "defaults.grace")
+        )
+        self.concurrency = int(self.conf.defaults.get("concurrency", 8))
+        self.lock = ArchiveLock(db)
+        self.archive: Archive | None = None
+        self.runner: RoundRunner | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self.site_locks: dict[str, asyncio.Lock] = {}
+        self.running: set[asyncio.Task[Any]] = set()
+        self.stopping = False
+        self.sem: asyncio.Semaphore | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit code (0 on a clean stop)."""
+        self.lock.acquire()
+        try:
+            quiet_scrapy_logs(self.verbose)
+            logging.getLogger("wpwatch").setLevel(logging.INFO)
+            from scrapy.utils.reactor import install_reactor
+
+            install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+            from twisted.internet import reactor
+
+            self.archive = Archive(self.db)
+            interrupted = self.archive.mark_stale_rounds_interrupted()
+            if interrupted:
+                logger.warning("%d round(s) left running by a stopped process: marked interrupted",
+                               interrupted)
+            reactor.callWhenRunning(lambda: asyncio.ensure_future(self._start()))  # type: ignore[attr-defined]
+            reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+            logger.info("stopped")
+            return 0
+        finally:
+            self.lock.release()
+
+    async def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        assert self.archive is not None
+        self.runner = RoundRunner(self.archive)
+        self.sem = asyncio.Semaphore(self.concurrency)
+        self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
+        self.scheduler.start()
+        self.apply(self.conf)
+        logger.info(
+            "watching %d site(s) from %s; archive %s; pid %d",
+            len(self.conf.sites), self.config_path, self.db, os.getpid(),
+        )
+
+    def request_stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        logger.info("%s: stopping (grace %.0f s for %d running round(s))",
+                    signal.Signals(sig).name, self.grace, len(self.running))
+        asyncio.ensure_future(self._shutdown())
+
+    async def _shutdown(self) -> None:
+        from twisted.internet import reactor
+
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.running:
+            _, pending = await asyncio.wait(set(self.running), timeout=self.grace)
+            if pending and self.runner is not None:
+                logger.warning("grace over: interrupting %d round(s)", len(pending))
+                await self.runner.stop_all(grace=5.0)
+                await asyncio.wait(pending, timeout=10.0)
+        reactor.stop()  # type: ignore[attr-defined]
+
+    def reload(self) -> None:
+        """SIGHUP: read wpwatch.toml again; add, remove and reschedule sites."""
+        try:
+            conf = cfg.load(self.config_path, must_exist=True)
+        except WPWatchError as exc:
+            logger.error("SIGHUP: config not reloaded, keeping the old one: %s", exc)
+            return
+        self.conf = conf
+        self.apply(conf)
+        logger.info("SIGHUP: config reloaded, %d site(s)", len(conf.sites))
+
+    # -- scheduling -------------------------------------------------------------------
+    def apply(self, conf: cfg.Config) -> None:
+        assert self.scheduler is not None
+        wanted: set[str] = set()
+        now = datetime.now(UTC)
+        for site in conf.sites:
+            for full, every in ((False, site.interval), (True, site.full_interval)):
+                job_id = f"{'full' if full else 'round'}:{site.url}"
+                wanted.add(job_id)
+                trigger = IntervalTrigger(seconds=every, jitter=min(every * 0.1, 60.0), timezone=UTC)
+                existing = self.scheduler.get_job(job_id)
+                if existing is not None:
+                    if getattr(existing.trigger, "interval", None) != timedelta(seconds=every):
+                        existing.reschedule(trigger)
+                    continue
+                # First runs are spread over a few seconds (incremental) or over the
+                # interval (full: a baseline round is already a full read).
+                first = now + timedelta(
+                    seconds=random.uniform(0, min(every, 5.0)) if not full else every
+                )
+                self.scheduler.add_job(
+                    self.round_job,
+                    trigger,
+                    args=[site.url, full],
+                    id=job_id,
+                    name=f"{'full ' if full else ''}round of {site.name}",
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=max(1, int(every)),
+                    next_run_time=first,
+                )
+        for job in self.scheduler.get_jobs():
+            if job.id not in wanted:
+                job.remove()
+                logger.info("no longer watching %s", job.id.split(":", 1)[1])
+        self._record_schedule()
+
+    def _record_schedule(self) -> None:
+        if self.scheduler is None or self.archive is None:
+            return
+        for site in self.conf.sites:
+            nxt = self.scheduler.get_job(f"round:{site.url}")
+            full = self.scheduler.get_job(f"full:{site.url}")
+            self.archive.set_schedule(site.url, _iso(nxt), _iso(full))
+
+    async def round_job(self, url: str, full: bool) -> None:
+        """One scheduled round; any failure is recorded on the site, never raised."""
+        site = self.conf.site(url)
+        if site is None or self.stopping:
+            return
+        local = datetime.now().astimezone()
+        if not site.active_at(local.hour * 60 + local.minute):
+            return
+        lock = self.site_locks.setdefault(url, asyncio.Lock())
+        if lock.locked() and not full:
+            return  # its --full round is running: that covers this one
+        task = asyncio.current_task()
+        assert task is not None and self.runner is not None and self.sem is not None
+        self.running.add(task)
+        try:
+            async with lock, self.sem:
+                if self.stopping:
+                    return
+                spec = SiteSpec(url=site.url, name=site.name, types=site.types)
+                record = await self.runner.run_site(spec, full=full, budget=site.budget)
+                line = summary_line(site.name + (" (full)" if full else ""), record)
+                if record["outcome"] in ("ok", "interrupted"):
+                    logger.info("%s", line)
+                else:
+                    logger.error("%s%s", line, f": {record['error']}" if record.get("error") else "")
+        except Exception:  # never let one site's failure reach the scheduler
+            logger.exception("%s: round failed unexpectedly", url)
+        finally:
+            self.running.discard(task)
+            with contextlib.suppress(Exception):
+                self._record_schedule()
+
+
+def _iso(job: Any) -> str | None:
+    when = getattr(job, "next_run_time", None)
+    if when is None:
+        return None
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
