@@ -569,6 +569,17 @@ class Archive:
         with self.engine.connect() as conn:
             return {r["site_url"]: dict(r) for r in conn.execute(select(s.schedule)).mappings()}
 
+    def last_round_with(self, site_id: int, outcome: str) -> dict[str, Any] | None:
+        r = s.rounds.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(r.started_at, r.finished_at, r.error)
+                .where(r.site_id == site_id, r.outcome == outcome)
+                .order_by(r.id.desc())
+                .limit(1)
+            ).mappings().first()
+            return dict(row) if row else None
+
     def errors_in_a_row(self, site_id: int, limit: int = 20) -> int:
         r = s.rounds.c
         with self.engine.connect() as conn:

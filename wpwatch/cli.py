@@ -339,6 +339,9 @@ def status(obj: Ctx, as_json: bool) -> None:
                 "next_due": (schedule.get(url) or {}).get("next_due") if sc else None,
                 "degraded": in_a_row >= 3 or closed,
                 "errors_in_a_row": in_a_row,
+                "last_interrupted": archive.last_round_with(site_row["id"], "interrupted")
+                if site_row
+                else None,
                 "pending_alerts": 0,
             }
         )

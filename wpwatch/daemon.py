@@ -237,7 +237,18 @@ class Daemon:
             self.archive.set_schedule(site.url, _iso(nxt), _iso(full))
 
     async def round_job(self, url: str, full: bool) -> None:
-        """One scheduled round; any failure is recorded on the site, never raised."""
+        """The scheduled job: runs the round as its own task, shielded.
+
+        APScheduler cancels its running jobs on shutdown; the round must instead
+        get its grace and end recorded, so it lives in a task the daemon owns.
+        """
+        task = asyncio.ensure_future(self._round(url, full))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        await asyncio.shield(task)
+
+    async def _round(self, url: str, full: bool) -> None:
+        """One round; any failure is recorded on the site, never raised."""
         site = self.conf.site(url)
         if site is None or self.stopping:
             return
@@ -247,9 +258,7 @@ class Daemon:
         lock = self.site_locks.setdefault(url, asyncio.Lock())
         if lock.locked() and not full:
             return  # its --full round is running: that covers this one
-        task = asyncio.current_task()
-        assert task is not None and self.runner is not None and self.sem is not None
-        self.running.add(task)
+        assert self.runner is not None and self.sem is not None
         try:
             async with lock, self.sem:
                 if self.stopping:
@@ -264,7 +273,6 @@ class Daemon:
         except Exception:  # never let one site's failure reach the scheduler
             logger.exception("%s: round failed unexpectedly", url)
         finally:
-            self.running.discard(task)
             with contextlib.suppress(Exception):
                 self._record_schedule()
 
