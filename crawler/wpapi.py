@@ -145,14 +145,50 @@ def _param(v: Any) -> str:
     return str(v)
 
 
+_TRAILING_COMMENTS = re.compile(r"^\s*(?:<!--.*?-->\s*)*$", re.S)
+_HTML_DOC = re.compile(rb"^\s*(?:<!doctype|<html|<head|<body)", re.I)
+
+
 def parse_json(body: bytes) -> Any:
-    """Parse a REST body, tolerating the UTF-8 BOM some sites prepend."""
+    """Parse a REST body, repairing what sites in the wild wrap around their JSON.
+
+    Accepted and repaired: a UTF-8 BOM, PHP notices/warnings printed before the
+    JSON, HTML comments that cache plugins append after it. Rejected: an HTML
+    page (even with status 200) and truncated JSON. The raw bytes are stored as
+    received either way; only the parse is forgiving.
+    """
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WPApiError(f"response is not JSON ({exc.__class__.__name__})") from exc
+    except (ValueError, UnicodeDecodeError):
+        pass
+    if _HTML_DOC.match(body):
+        raise WPApiError("answered an HTML page instead of JSON")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WPApiError("response is not UTF-8 JSON") from exc
+    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
+    if not starts:
+        raise WPApiError("response is not JSON")
+    start = min(starts)
+    prefix = text[:start]
+    if prefix.strip() and not _looks_like_notices(prefix):
+        raise WPApiError("response is not JSON")
+    try:
+        doc, end = json.JSONDecoder().raw_decode(text, start)
+    except ValueError:
+        raise WPApiError("truncated or malformed JSON") from None
+    if not _TRAILING_COMMENTS.match(text[end:]):
+        raise WPApiError("JSON followed by unexpected content")
+    return doc
+
+
+def _looks_like_notices(prefix: str) -> bool:
+    """PHP notices/warnings/deprecations that a misconfigured site prints first."""
+    low = prefix.lower()
+    return any(w in low for w in ("notice", "warning", "deprecated", "<br", "php ", "error"))
 
 
 def is_api_index(doc: Any) -> bool:

@@ -26,12 +26,14 @@ from wpwatch.demo.server import DemoSite
 @dataclass
 class Rule:
     match: str
-    action: str  # "hold" | "status" | "reset"
+    action: str  # "hold" | "status" | "wrap"
     count: int | None = None  # None: every matching request
     status: int = 503
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     gate: threading.Event = field(default_factory=threading.Event)
+    prefix: bytes = b""
+    suffix: bytes = b""
     hits: int = 0
 
 
@@ -88,6 +90,13 @@ class FaultServer:
         self.rules.append(rule)
         return rule
 
+    def wrap(self, match: str, *, prefix: bytes = b"", suffix: bytes = b"",
+             count: int | None = None) -> Rule:
+        """The site's real answer with bytes before/after it (PHP notices, cache comments)."""
+        rule = Rule(match, "wrap", count, prefix=prefix, suffix=suffix)
+        self.rules.append(rule)
+        return rule
+
     def heal(self) -> None:
         """Forget every rule (and release held requests): the site is healthy again."""
         with self.lock:
@@ -114,7 +123,10 @@ class FaultServer:
             self._send(h, rule.status, rule.headers, rule.body)
             return
         resp = self.site.handle(h.command, h.path, dict(h.headers.items()))
-        self._send(h, resp.status, resp.headers, resp.body)
+        body = resp.body
+        if rule is not None and rule.action == "wrap":
+            body = rule.prefix + body + rule.suffix
+        self._send(h, resp.status, resp.headers, body)
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]],

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.conftest import WPWatch
+from tests.faultserver import FaultServer
 from wpwatch.demo.server import DemoServer, DemoSite
 
 
@@ -74,3 +76,71 @@ def test_robots_txt_is_obeyed(wpwatch: WPWatch) -> None:
     assert proc.returncode == 1
     assert "forbidden by robots.txt" in proc.stderr
     assert proc.stderr.count("\n") == 1
+
+
+# -- through the fault-injection server --------------------------------------------------
+def _site_with_posts(n: int = 4) -> DemoSite:
+    s = DemoSite("Faulty")
+    for i in range(n):
+        s.add(f"Post {i}", f"<p>Body {i}</p>", date=f"2024-02-0{i + 1}T00:00:00Z")
+    return s
+
+
+def _last(wpwatch: WPWatch) -> dict[str, Any]:
+    (status,) = wpwatch.json("status", "--json")
+    return status["last_round"]
+
+
+def test_html_with_status_200_changes_nothing(wpwatch: WPWatch) -> None:
+    site = _site_with_posts()
+    with FaultServer(site) as srv:
+        wpwatch.run("crawl", srv.url)
+        victim = site.ids("post", "publish")[0]
+        site.delete(victim)
+        srv.fail("wp/v2/posts", 200, b"<!DOCTYPE html><html><body>Cached page</body></html>",
+                 headers=[("Content-Type", "text/html")])
+        proc = wpwatch.run("crawl", srv.url, check=False)
+        assert proc.returncode == 1
+        assert "answered an HTML page instead of JSON" in proc.stderr
+        assert kinds(wpwatch) == []
+        srv.heal()
+        wpwatch.run("crawl", srv.url)
+        assert kinds(wpwatch) == [(victim, "deleted")]
+
+
+def test_json_wrapped_by_plugins_is_accepted(wpwatch: WPWatch) -> None:
+    site = _site_with_posts()
+    with FaultServer(site) as srv:
+        srv.wrap("wp-json", prefix=b"\xef\xbb\xbf<br />\n<b>Notice</b>: Undefined index in x.php<br />\n",
+                 suffix=b"\n<!-- Cached by WP Super Cache -->\n")
+        wpwatch.run("crawl", srv.url)
+        edited = site.ids("post", "publish")[1]
+        site.edit(edited, title="Retitled")
+        wpwatch.run("crawl", srv.url)
+        assert kinds(wpwatch) == [(edited, "edited")]
+        assert _last(wpwatch)["outcome"] == "ok"
+
+
+def test_a_challenge_is_never_a_verdict(wpwatch: WPWatch) -> None:
+    site = _site_with_posts()
+    with FaultServer(site) as srv:
+        wpwatch.run("crawl", srv.url)
+        victim = site.ids("post", "publish")[2]
+        site.delete(victim)
+        srv.fail(f"wp/v2/posts/{victim}", 403, "<html>Just a moment...</html>",
+                 headers=[("cf-mitigated", "challenge"), ("Content-Type", "text/html")])
+        wpwatch.run("crawl", srv.url)
+        assert kinds(wpwatch) == []
+        last = _last(wpwatch)
+        assert last["outcome"] == "errors" and "Cloudflare challenge" in last["error"]
+
+
+def test_api_redirected_to_another_host_is_not_followed(wpwatch: WPWatch) -> None:
+    site = _site_with_posts()
+    with FaultServer(site) as srv:
+        wpwatch.run("crawl", srv.url)
+        srv.fail("wp/v2/posts", 302, headers=[("Location", "http://127.0.0.2:9/wp-json/wp/v2/posts")])
+        proc = wpwatch.run("crawl", srv.url, check=False)
+        assert proc.returncode == 1
+        assert "redirects to another host (http://127.0.0.2:9/" in proc.stderr
+        assert kinds(wpwatch) == []

@@ -124,3 +124,31 @@ def test_site_url_normalization(raw: str, norm: str) -> None:
 def test_bad_site_url() -> None:
     with pytest.raises(ValueError):
         wpapi.normalize_site_url("ftp://x.org")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'\xef\xbb\xbf[{"id":1}]',
+        b'<br />\n<b>Notice</b>:  Undefined index: foo in /var/www/wp-content/plugins/x.php on line 3<br />\n[{"id":1}]',
+        b"Deprecated: Function create_function() is deprecated in /x.php on line 9\n[{\"id\":1}]",
+        b'[{"id":1}]\n<!-- Performance optimized by W3 Total Cache -->\n<!-- Served from: x @ 2026 -->',
+    ],
+    ids=["bom", "php-notice", "php-deprecated", "cache-comment"],
+)
+def test_json_broken_the_usual_ways_is_repaired(body: bytes) -> None:
+    assert wpapi.parse_json(body) == [{"id": 1}]
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"<!DOCTYPE html><html><head><title>Just a moment...</title></head></html>", "HTML page"),
+        (b'[{"id":1},{"id":', "truncated"),
+        (b'[{"id":1}] trailing garbage', "unexpected content"),
+        (b"\xff\xfe[]garbage", "not UTF-8"),
+    ],
+)
+def test_json_that_cannot_be_trusted_is_rejected(body: bytes, why: str) -> None:
+    with pytest.raises(wpapi.WPApiError, match=why):
+        wpapi.parse_json(body)

@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import signals
@@ -94,6 +95,7 @@ class WordPressSpider(scrapy.Spider):
         self.report = RoundReport()
         self.round_id: int | None = None
         self.site: dict[str, Any] = {}
+        self.allow_other_host = False
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WordPressSpider:
@@ -102,6 +104,7 @@ class WordPressSpider(scrapy.Spider):
         spider.retry_times = s.getint("WPWATCH_RETRY_TIMES", 2)
         spider.retry_base = s.getfloat("WPWATCH_RETRY_BASE_DELAY", 1.0)
         spider.retry_after_cap = s.getfloat("WPWATCH_RETRY_AFTER_CAP", 120.0)
+        spider.allow_other_host = s.getbool("WPWATCH_ALLOW_OTHER_HOST", False)
         return spider
 
     # -- the round ------------------------------------------------------------------
@@ -141,7 +144,7 @@ class WordPressSpider(scrapy.Spider):
         home = wpapi.home_url(self.site_url)
         candidates: list[str] = []
         try:
-            resp = await self.fetch(home)
+            resp = await self.fetch(home, follow_redirects=True)
         except RoundError as exc:
             raise Unreachable(f"cannot reach {home}: {exc}") from None
         header = wpapi.api_root_from_link_header(
@@ -153,6 +156,14 @@ class WordPressSpider(scrapy.Spider):
             found = wpapi.api_root_from_html(resp.text, resp.url)
             if found:
                 candidates.append(found)
+        hosts = {urlsplit(self.site_url).hostname, urlsplit(resp.url).hostname}
+        for found in list(candidates):
+            if urlsplit(found).hostname not in hosts and not self.allow_other_host:
+                self.report.errors.append(
+                    f"the API link points to another host ({found}); not followed "
+                    f"(set allow_other_host for this site if that is expected)"
+                )
+                candidates.remove(found)
         candidates += [c for c in wpapi.fallback_roots(self.site_url) if c not in candidates]
         for root in candidates:
             try:
@@ -406,22 +417,45 @@ class WordPressSpider(scrapy.Spider):
                 )
 
     # -- HTTP ---------------------------------------------------------------------------
-    async def fetch(self, url: str) -> Response:
-        """GET url through the engine; retry 429/5xx and network errors with backoff."""
-        attempt = 0
+    async def fetch(self, url: str, *, follow_redirects: bool = False) -> Response:
+        """GET url through the engine; retry 429/5xx and network errors with backoff.
+
+        API calls follow redirects only within the same host (an API that
+        redirects elsewhere is not silently trusted); the home page follows any.
+        A Cloudflare challenge is named as such, never taken for a rate limit.
+        """
+        attempt = hops = 0
         while True:
-            request = scrapy.Request(url, dont_filter=True, meta={"handle_httpstatus_all": True})
+            request = scrapy.Request(
+                url,
+                dont_filter=True,
+                meta={"handle_httpstatus_all": True, "dont_redirect": not follow_redirects},
+            )
             try:
                 resp = await self.crawler.engine.download_async(request)
             except IgnoreRequest as exc:
                 raise RoundError(f"{url} is forbidden by robots.txt") from exc
-            except Exception as exc:  # network: refused, reset, DNS, timeout
-                if attempt >= self.retry_times:
+            except Exception as exc:  # network: refused, reset, DNS, timeout, size cap
+                if attempt >= self.retry_times or "max size" in str(exc):
                     raise RoundError(_plain(exc)) from None
                 await asyncio.sleep(self._backoff(attempt, None))
                 attempt += 1
                 continue
-            if resp.status in RETRY_STATUSES and not _is_challenge(resp) and attempt < self.retry_times:
+            if _is_challenge(resp):
+                raise RoundError(
+                    f"{url} answered a Cloudflare challenge (HTTP {resp.status}, "
+                    "cf-mitigated: challenge), not the API"
+                )
+            if resp.status in (301, 302, 303, 307, 308) and not follow_redirects:
+                target = urljoin(url, (resp.headers.get(b"Location") or b"").decode("latin-1"))
+                if urlsplit(target).hostname != urlsplit(url).hostname and not self.allow_other_host:
+                    raise RoundError(f"{url} redirects to another host ({target}); not followed")
+                hops += 1
+                if hops > 5:
+                    raise RoundError(f"{url}: too many redirects")
+                url = target
+                continue
+            if resp.status in RETRY_STATUSES and attempt < self.retry_times:
                 await asyncio.sleep(self._backoff(attempt, resp))
                 attempt += 1
                 continue
@@ -470,14 +504,18 @@ def _plain(exc: BaseException) -> str:
     """A network failure in plain words."""
     name = type(exc).__name__
     text = str(exc).strip()
-    table = {
+    table = {  # Scrapy 2.19's download exceptions, then Twisted's
+        "max size": "response larger than the size cap (DOWNLOAD_MAXSIZE)",
         "ConnectionRefusedError": "connection refused",
+        "CannotResolveHostError": "DNS lookup failed",
         "DNSLookupError": "DNS lookup failed",
+        "DownloadTimeoutError": "timed out",
         "TimeoutError": "timed out",
-        "TCPTimedOutError": "timed out",
+        "ResponseDataLossError": "connection closed mid-response (data lost)",
         "ResponseNeverReceived": "connection closed before a response",
         "ResponseFailed": "connection reset mid-response",
         "ConnectionLost": "connection lost",
+        "DownloadFailedError": "connection failed",
     }
     for key, words in table.items():
         if key in name or key in text:
