@@ -405,5 +405,7 @@ def demo(obj: Ctx, keep_db: bool) -> None:
     run_demo(echo=click.echo, keep_db=keep_db, db_path=os.environ.get("WPWATCH_DEMO_DB"))
 
 
+from wpwatch import cli_report  # noqa: E402,F401
+
 if __name__ == "__main__":
     main()

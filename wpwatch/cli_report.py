@@ -1,0 +1,196 @@
+"""`wpwatch show`, `wpwatch diff` and `wpwatch report`: reviewing what changed.
+
+Thin commands over ``archive.queries`` (read the archive) and ``diffs`` (compare, render).
+They are registered on the ``wpwatch`` group by an import at the bottom of ``wpwatch.cli``;
+the diffing and templating libraries are imported when a command runs, so that every other
+`wpwatch` command starts as fast as before.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from archive import queries, utcnow
+from crawler.wpapi import normalize_site_url
+from wpwatch.cli import Ctx, cli, fail
+from wpwatch.timeutil import since_to_iso
+
+if TYPE_CHECKING:
+    from archive.queries import StoredChange
+    from diffs.report import Report
+
+FORMATS = ("text", "md", "html", "json")  # diffs.render.FORMATS (a test keeps them equal)
+
+# click.pass_obj, not wpwatch.cli.pass_ctx: under `python -m wpwatch.cli` the group's context
+# object is a __main__.Ctx, which pass_ctx (bound to wpwatch.cli.Ctx) would not find.
+pass_obj = click.pass_obj
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+    help="text (colour on a terminal), md (Markdown), html (a standalone page) or json.",
+)  # fmt: skip
+color_option = click.option(
+    "--color/--no-color", default=None, help="Colour text output (default: on a terminal)."
+)
+
+
+@cli.command()
+@click.argument("change_id", type=int)
+@format_option
+@color_option
+@pass_obj
+def show(obj: Ctx, change_id: int, fmt: str, color: bool | None) -> None:
+    """Show one change: the words, links, media and fields a reader would notice.
+
+    \b
+    Examples:
+      wpwatch show 12
+      wpwatch show 12 --format md > change-12.md
+      wpwatch show 12 --format html > change-12.html
+    """
+    from diffs.render import render
+
+    found = queries.change(obj.archive, change_id)
+    if found is None:
+        fail(f"no change #{change_id} in {obj.db}: list them with `wpwatch changes`")
+    assert found is not None
+    _echo(render(change_report(found), fmt, color=_color(fmt, color)), fmt, color)
+
+
+@cli.command("diff")
+@click.argument("version_a", type=int)
+@click.argument("version_b", type=int)
+@format_option
+@color_option
+@pass_obj
+def diff_versions(obj: Ctx, version_a: int, version_b: int, fmt: str, color: bool | None) -> None:
+    """Compare any two stored versions of one post (ids from `wpwatch history`).
+
+    \b
+    Example:
+      wpwatch history https://example.org posts 4546   # lists version ids
+      wpwatch diff 11 14 --format md
+    """
+    from diffs.render import render
+    from diffs.report import Context, Report, compare_versions
+
+    a = queries.version(obj.archive, version_a)
+    b = queries.version(obj.archive, version_b)
+    for vid, v in ((version_a, a), (version_b, b)):
+        if v is None:
+            fail(f"no version {vid} in {obj.db}: see `wpwatch history SITE_URL TYPE WP_ID`")
+    assert a is not None and b is not None
+    if a.post_id != b.post_id:
+        fail(
+            f"versions {version_a} ({a.type}/{a.wp_id} of {a.site}) and {version_b} "
+            f"({b.type}/{b.wp_id} of {b.site}) are of different posts: compare two versions "
+            "of one post"
+        )
+    context = Context(site=a.site, site_name=a.site_name, type=a.type, wp_id=a.wp_id)
+    report_ = Report(context, compare_versions(a, b, kind="edited"))
+    _echo(render(report_, fmt, color=_color(fmt, color)), fmt, color)
+
+
+@cli.command()
+@click.option(
+    "--since",
+    default="7d",
+    show_default=True,
+    help='Changes detected since: "7d", "12h" or a date.',
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write.",
+)
+@click.option("--site", help="Only this site (URL or name).")
+@click.option("--base-url", help="Where DIR will be served: makes the feed's links absolute.")
+@pass_obj
+def report(obj: Ctx, since: str, out_dir: Path, site: str | None, base_url: str | None) -> None:
+    """Write a static report: index.html, a page per change, feed.xml (Atom).
+
+    The pages need no server and run no script: open DIR/index.html in a
+    browser, filter by site and kind, follow a change to its page.
+
+    \b
+    Example:
+      wpwatch report --since 7d --out report/
+      wpwatch report --since 2026-11-01 --site iuhrdf --out report/
+    """
+    from diffs.site import build_site
+
+    if site and "://" in site:
+        site = normalize_site_url(site)
+    since_iso = since_to_iso(since)
+    reports = [change_report(c) for c in queries.changes(obj.archive, since=since_iso, site=site)]
+    files = build_site(
+        reports, generated_at=utcnow(), since=since_iso, base_url=base_url,
+        feed_key=f"{obj.archive.url}|{site or ''}",
+    )  # fmt: skip
+    try:
+        write_site(out_dir, files)
+    except OSError as exc:
+        fail(f"cannot write the report to {out_dir}: {exc.strerror or exc}")
+    click.echo(
+        f"wrote {len(reports)} change {'page' if len(reports) == 1 else 'pages'}, index.html "
+        f"and feed.xml to {out_dir}"
+    )
+
+
+def change_report(change: StoredChange) -> Report:
+    """A stored change as a report: its versions compared, with the evidence of a gone post."""
+    from diffs.report import GONE, Context, Evidence, Report, compare_versions
+
+    old = None if change.kind == "new" else change.old
+    new = None if change.kind in GONE else change.new
+    ev = change.evidence
+    evidence = Evidence(ev.status, ev.url, ev.fetched_at, ev.sha256, ev.code) if ev else None
+    context = Context(
+        change_id=change.id, site=change.site, site_name=change.site_name, type=change.type,
+        wp_id=change.wp_id, detected_at=change.detected_at,
+    )  # fmt: skip
+    return Report(context, compare_versions(old, new, kind=change.kind, evidence=evidence))
+
+
+_CHANGE_PAGE = re.compile(r"\d+\.html")
+
+
+def write_site(out_dir: Path, files: dict[str, str]) -> None:
+    """Write the files; change pages of an earlier report that are not in this one go."""
+    (out_dir / "changes").mkdir(parents=True, exist_ok=True)
+    for stale in (out_dir / "changes").iterdir():
+        if _CHANGE_PAGE.fullmatch(stale.name) and f"changes/{stale.name}" not in files:
+            stale.unlink()
+    for rel, text in files.items():
+        (out_dir / rel).write_text(text, encoding="utf-8")
+
+
+def _color(fmt: str, color: bool | None) -> bool:
+    return fmt == "text" and (sys.stdout.isatty() if color is None else color)
+
+
+def _echo(text: str, fmt: str, color: bool | None) -> None:
+    click.echo(text, nl=False, color=_color(fmt, color))
+
+
+def _register_on_main() -> None:
+    """Under `python -m wpwatch.cli` the running group is __main__.cli, a second copy of
+    wpwatch.cli.cli: give it these commands too."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    group = getattr(main, "cli", None)
+    if getattr(spec, "name", None) != "wpwatch.cli" or not isinstance(group, click.Group):
+        return
+    if group is not cli:
+        for command in (show, diff_versions, report):
+            group.add_command(command)
+
+
+_register_on_main()
