@@ -154,3 +154,62 @@ schedule = Table(
     Column("next_full_due", String(32)),
     Column("updated_at", String(32), nullable=False),
 )
+
+# The per-site hash chain (schema 3, archive/chain.py): one link per stored
+# version and per change, in write order. ``record`` + ``record_id`` name the
+# version or change row; ``canonical`` is the JSON record that ``record_hash``
+# covers; ``chain_hash`` covers ``seq``, ``prev_hash`` and ``record_hash``.
+chain_links = Table(
+    "chain_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("seq", Integer, nullable=False),  # 1, 2, 3 … per site, no gaps
+    Column("record", String(10), nullable=False),  # version | change
+    Column("record_id", Integer, nullable=False),
+    Column("canonical", Text, nullable=False),
+    Column("record_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("chained_at", String(32), nullable=False),
+    UniqueConstraint("site_id", "seq"),
+    UniqueConstraint("record", "record_id"),
+)
+
+# RFC 3161 timestamp tokens over chain heads (schema 3, archive/tsa.py).
+chain_stamps = Table(
+    "chain_stamps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("seq", Integer, nullable=False),  # the head that was stamped
+    Column("chain_hash", String(64), nullable=False),
+    Column("tsa_url", Text, nullable=False),
+    Column("token", LargeBinary, nullable=False),  # the DER TimeStampResp as received
+    Column("gen_time", String(32), nullable=False),  # the TSA's time, ISO 8601 UTC
+    Column("created_at", String(32), nullable=False),
+)
+Index("ix_chain_stamps_site", chain_stamps.c.site_id, chain_stamps.c.seq)
+
+# The alert outbox (schema 4): one row per (channel, change), written in the
+# change's own transaction; delivery marks it sent.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(200), nullable=False),
+    Column("change_id", Integer, ForeignKey("changes.id"), nullable=False),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("round_id", Integer, ForeignKey("rounds.id")),
+    Column("digest", String(20), nullable=False),  # immediate | round | daily
+    Column("keywords", Text, nullable=False, default="[]"),  # JSON: what triggered it
+    Column("due_at", String(32), nullable=False),
+    Column("status", String(20), nullable=False),  # pending | sent
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", String(32), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", String(32), nullable=False),
+    Column("sent_at", String(32)),
+    UniqueConstraint("channel", "change_id"),
+)
+Index("ix_alerts_pending", alerts.c.status, alerts.c.next_attempt_at)

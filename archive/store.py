@@ -23,9 +23,18 @@ from sqlalchemy import create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from archive import schema as s
+from archive.chain import (
+    ChainWriter,
+    ResponseEvidence,
+    chain_unlinked,
+    change_record,
+    headers_sha256,
+    version_record,
+)
+from archive.chain import chain_head as _chain_head
 from archive.exceptions import ArchiveError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 KINDS = ("new", "edited", "unpublished", "deleted", "restored")
 
 
@@ -66,6 +75,21 @@ class PostRecord:
     link: str | None
     title: str | None
     revision_count: int | None = None
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """What a change listener (the alert outbox) hears, inside the change's transaction."""
+
+    change_id: int
+    site_id: int
+    site_url: str
+    round_id: int | None
+    type: str
+    wp_id: int
+    kind: str
+    old: dict[str, Any] | None  # normalized form before, if any
+    new: dict[str, Any] | None  # normalized form after, if any
 
 
 @dataclass
@@ -110,6 +134,9 @@ class Archive:
     def __init__(self, path_or_url: str) -> None:
         url = db_url(path_or_url)
         self.url = url
+        # Called as listener(conn, ChangeEvent) inside the transaction that stores
+        # each change, so what they write (the alert outbox) commits with it.
+        self.change_listeners: list[Callable[[Connection, ChangeEvent], None]] = []
         try:
             self.engine: Engine = create_engine(url)
         except Exception as exc:  # bad URL, missing driver
@@ -140,6 +167,14 @@ class Archive:
             if current < 2:  # 2: the daemon's schedule, for `wpwatch status`
                 s.schedule.create(conn, checkfirst=True)
                 conn.execute(insert(s.schema_version).values(version=2, applied_at=utcnow()))
+            if current < 3:  # 3: the per-site hash chain over every record so far
+                s.chain_links.create(conn, checkfirst=True)
+                s.chain_stamps.create(conn, checkfirst=True)
+                chain_unlinked(conn, utcnow())
+                conn.execute(insert(s.schema_version).values(version=3, applied_at=utcnow()))
+            if current < 4:  # 4: the alert outbox
+                s.alerts.create(conn, checkfirst=True)
+                conn.execute(insert(s.schema_version).values(version=4, applied_at=utcnow()))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -273,7 +308,18 @@ class Archive:
             return out
 
     # -- writes -----------------------------------------------------------------------
-    def _store_response(self, conn: Connection, site_id: int, resp: RawResponse) -> int:
+    def _store_response(
+        self, conn: Connection, site_id: int, resp: RawResponse
+    ) -> tuple[int, ResponseEvidence]:
+        evidence = ResponseEvidence(
+            method=resp.method,
+            url=resp.url,
+            status=resp.status,
+            fetched_at=resp.fetched_at,
+            sha256=hashlib.sha256(resp.body).hexdigest(),
+            size=len(resp.body),
+            headers_sha256=headers_sha256(resp.headers),
+        )
         res = conn.execute(
             insert(s.responses).values(
                 site_id=site_id,
@@ -282,12 +328,12 @@ class Archive:
                 status=resp.status,
                 headers=json.dumps([list(h) for h in resp.headers], ensure_ascii=False),
                 body=zlib.compress(resp.body, 6),
-                sha256=hashlib.sha256(resp.body).hexdigest(),
-                size=len(resp.body),
+                sha256=evidence.sha256,
+                size=evidence.size,
                 fetched_at=resp.fetched_at,
             )
         )
-        return int(res.inserted_primary_key[0])
+        return int(res.inserted_primary_key[0]), evidence
 
     def record_posts(
         self,
@@ -312,7 +358,9 @@ class Archive:
         p = s.posts.c
         now = utcnow()
         with self.engine.begin() as conn:
+            chain = ChainWriter(conn, site_id, now)
             response_id: int | None = None
+            evidence: ResponseEvidence | None = None
             for rec in records:
                 row = conn.execute(
                     select(p.id, p.state, p.current_version_id).where(
@@ -342,14 +390,14 @@ class Archive:
                 if row is not None and prev_hash == rec.content_hash:
                     conn.execute(update(s.posts).where(p.id == row.id).values(**bookkeeping))
                     if row.state != "published":
-                        cid = self._change(conn, site_id, row.id, round_id, "restored",
+                        cid = self._change(chain, row.id, type_, rec.wp_id, round_id, "restored",
                                            row.current_version_id, row.current_version_id,
-                                           None, [], now)
+                                           None, [], now, rec.normalized, rec.normalized)
                         out.changes.append((cid, "restored"))
                     continue
 
-                if response_id is None:
-                    response_id = self._store_response(conn, site_id, response)
+                if response_id is None or evidence is None:
+                    response_id, evidence = self._store_response(conn, site_id, response)
                 if row is None:
                     post_id = int(
                         conn.execute(
@@ -379,6 +427,12 @@ class Archive:
                     ).inserted_primary_key[0]
                 )
                 out.versions += 1
+                chain.append("version", version_id, version_record(
+                    site=chain.site_url, type_=type_, wp_id=rec.wp_id,
+                    fetched_at=response.fetched_at, item_index=rec.item_index,
+                    content_hash=rec.content_hash, modified_gmt=rec.modified_gmt,
+                    revision_count=rec.revision_count, response=evidence,
+                ))
                 conn.execute(
                     update(s.posts)
                     .where(p.id == post_id)
@@ -386,14 +440,16 @@ class Archive:
                 )
                 if row is None:
                     if not baseline:
-                        cid = self._change(conn, site_id, post_id, round_id, "new", None,
-                                           version_id, None, [], now)
+                        cid = self._change(chain, post_id, type_, rec.wp_id, round_id, "new",
+                                           None, version_id, None, [], now, None,
+                                           rec.normalized)
                         out.changes.append((cid, "new"))
                     continue
                 fields = compare(prev_norm or {}, rec.normalized) if prev_norm is not None else []
                 kind = "restored" if row.state != "published" else "edited"
-                cid = self._change(conn, site_id, post_id, round_id, kind, row.current_version_id,
-                                   version_id, None, fields, now)
+                cid = self._change(chain, post_id, type_, rec.wp_id, round_id, kind,
+                                   row.current_version_id, version_id, None, fields, now,
+                                   prev_norm, rec.normalized)
                 out.changes.append((cid, kind))
         return out
 
@@ -422,40 +478,66 @@ class Archive:
             ).first()
             if row is None or row.state == state:
                 return out
-            response_id = self._store_response(conn, site_id, response)
+            response_id, evidence = self._store_response(conn, site_id, response)
             conn.execute(update(s.posts).where(p.id == row.id).values(state=state, last_seen=now))
-            cid = self._change(conn, site_id, row.id, round_id, kind, row.current_version_id,
-                               None, response_id, [], now)
+            chain = ChainWriter(conn, site_id, now)
+            last: dict[str, Any] | None = None
+            if self.change_listeners and row.current_version_id is not None:
+                blob = conn.execute(
+                    select(s.versions.c.normalized).where(
+                        s.versions.c.id == row.current_version_id
+                    )
+                ).scalar()
+                last = _unpack(blob) if blob is not None else None
+            cid = self._change(chain, row.id, type_, wp_id, round_id, kind,
+                               row.current_version_id, None, (response_id, evidence), [], now,
+                               last, None)
             out.changes.append((cid, kind))
         return out
 
     def _change(
         self,
-        conn: Connection,
-        site_id: int,
+        chain: ChainWriter,
         post_id: int,
+        type_: str,
+        wp_id: int,
         round_id: int | None,
         kind: str,
         from_version: int | None,
         to_version: int | None,
-        response_id: int | None,
+        response: tuple[int, ResponseEvidence] | None,
         fields: list[str],
         now: str,
+        old: dict[str, Any] | None = None,
+        new: dict[str, Any] | None = None,
     ) -> int:
-        res = conn.execute(
+        """Insert a change, its chain link and what listeners add (same transaction)."""
+        res = chain.conn.execute(
             insert(s.changes).values(
-                site_id=site_id,
+                site_id=chain.site_id,
                 post_id=post_id,
                 round_id=round_id,
                 kind=kind,
                 from_version_id=from_version,
                 to_version_id=to_version,
-                response_id=response_id,
+                response_id=response[0] if response else None,
                 fields=json.dumps(fields),
                 detected_at=now,
             )
         )
-        return int(res.inserted_primary_key[0])
+        change_id = int(res.inserted_primary_key[0])
+        chain.append("change", change_id, change_record(
+            site=chain.site_url, type_=type_, wp_id=wp_id, kind=kind, detected_at=now,
+            fields=fields, from_version=chain.record_hash("version", from_version),
+            to_version=chain.record_hash("version", to_version),
+            response=response[1] if response else None,
+        ))
+        if self.change_listeners:
+            event = ChangeEvent(change_id, chain.site_id, chain.site_url, round_id, type_, wp_id,
+                                kind, old, new)
+            for listener in self.change_listeners:
+                listener(chain.conn, event)
+        return change_id
 
     # -- questions ----------------------------------------------------------------------
     def changes(
@@ -533,6 +615,11 @@ class Archive:
             ).mappings()
             changes = [dict(x) | {"fields": json.loads(x["fields"])} for x in chg]
         return {"post": dict(post), "versions": versions, "changes": changes}
+
+    def chain_head(self, site_id: int) -> tuple[int, str] | None:
+        """(seq, chain_hash) of the site's newest chain link, None before its first record."""
+        with self.engine.connect() as conn:
+            return _chain_head(conn, site_id)
 
     def response_body(self, response_id: int) -> bytes:
         with self.engine.connect() as conn:

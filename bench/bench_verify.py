@@ -29,13 +29,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import delete, func, select  # noqa: E402
+from sqlalchemy import delete, func, select
 
-from archive import Archive, RawResponse, schema, utcnow  # noqa: E402
-from archive.chain import chain_unlinked  # noqa: E402
-from archive.verify import verify_archive  # noqa: E402
-from crawler.pipelines import to_record  # noqa: E402
-from diffs.compare import changed_fields  # noqa: E402
+from archive import Archive, RawResponse, schema, utcnow
+from archive.chain import chain_unlinked
+from archive.verify import verify_archive
+from crawler.pipelines import to_record
+from diffs.compare import changed_fields
 
 TEMPLATE = json.loads((REPO / "tests/fixtures/posts/iuhrdf-post-4546.json").read_text())
 
