@@ -48,7 +48,7 @@ def crawl(db: Path, urls: list[str], *extra: str) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "wpwatch.cli", "--db", str(db), "--config", os.devnull, "crawl",
+        [sys.executable, "-m", "wpwatch", "--db", str(db), "--config", os.devnull, "crawl",
          "--concurrency", "16", *extra, *urls],
         capture_output=True, text=True, env=ENV, timeout=900,
     )

@@ -671,3 +671,16 @@ def _info(version: VersionLike | None) -> VersionInfo | None:
 
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def change_report(change: Any) -> Report:
+    """A stored change as a report: its versions compared, with the evidence of a gone post."""
+    old = None if change.kind == "new" else change.old
+    new = None if change.kind in GONE else change.new
+    ev = change.evidence
+    evidence = Evidence(ev.status, ev.url, ev.fetched_at, ev.sha256, ev.code) if ev else None
+    context = Context(
+        change_id=change.id, site=change.site, site_name=change.site_name, type=change.type,
+        wp_id=change.wp_id, detected_at=change.detected_at,
+    )  # fmt: skip
+    return Report(context, compare_versions(old, new, kind=change.kind, evidence=evidence))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["tests.wordpress"]
+pytest_plugins = ["tests.wordpress", "tests.smtpserver", "tests.webhookserver"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ class WPWatch:
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         proc = subprocess.run(
-            [sys.executable, "-m", "wpwatch.cli", "--db", str(self.db), "--config", str(self.config),
+            [sys.executable, "-m", "wpwatch", "--db", str(self.db), "--config", str(self.config),
              *args],
             capture_output=True,
             text=True,

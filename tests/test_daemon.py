@@ -228,7 +228,7 @@ def test_kill_9_mid_round_loses_and_doubles_nothing(tmp_path: Path, daemons: lis
     assert second.changes() == []  # still the baseline: no changes invented
     assert_consistent(second.db)
     status = subprocess.run(
-        [sys.executable, "-m", "wpwatch.cli", "--db", str(second.db), "--config",
+        [sys.executable, "-m", "wpwatch", "--db", str(second.db), "--config",
          str(second.config), "status", "--json"],
         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_demo_finds_what_was_changed(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "wpwatch.cli", "demo"],
+        [sys.executable, "-m", "wpwatch", "demo"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )

@@ -111,8 +111,11 @@ def main() -> None:
 @click.argument("site_urls", nargs=-1)
 @click.option("--full", is_flag=True, help="Re-read every post instead of the incremental listing.")
 @click.option("--concurrency", default=8, show_default=True, help="Sites crawled at once.")
+@click.option("--no-alerts", is_flag=True, help="Queue no alerts for what this round finds.")
 @pass_ctx
-def crawl(obj: Ctx, site_urls: tuple[str, ...], full: bool, concurrency: int) -> None:
+def crawl(
+    obj: Ctx, site_urls: tuple[str, ...], full: bool, concurrency: int, no_alerts: bool
+) -> None:
     """Run one polling round for SITE_URLS (or every site in the config).
 
     Prints one line per site: requests made and changes found. Exits 1 when
@@ -145,6 +148,11 @@ def crawl(obj: Ctx, site_urls: tuple[str, ...], full: bool, concurrency: int) ->
 
     archive = obj.archive
     archive.mark_stale_rounds_interrupted()
+    alerting = bool(conf.alerts) and not no_alerts
+    if alerting:
+        from alerts.service import install_outbox
+
+        install_outbox(archive, conf)
     started = time.monotonic()
 
     def report(spec: SiteSpec, rnd: dict[str, Any]) -> None:
@@ -159,6 +167,13 @@ def crawl(obj: Ctx, site_urls: tuple[str, ...], full: bool, concurrency: int) ->
         click.echo(f"wpwatch: {r['site']}: {r['error']}", err=True)
     if len(specs) > 1:
         click.echo(f"{len(specs)} sites in {time.monotonic() - started:.1f} s, {len(failed)} failed")
+    if alerting:
+        from alerts.service import deliver_due
+
+        sent = deliver_due(archive, conf)
+        if sent.sent or sent.failed:
+            click.echo(f"alerts: {sent.sent} message(s) sent, {len(sent.failed)} failed "
+                       f"(queued for retry: `wpwatch alerts pending`)")
     if failed:
         sys.exit(1)
 
@@ -285,8 +300,15 @@ def history(obj: Ctx, site_url: str, type_: str, wp_id: int, as_json: bool) -> N
     post = h["post"]
     click.echo(f"{url} {type_}/{wp_id}: {post['state']}, {_one_line(post['title'] or '')}")
     click.echo(f"  {post['link']}")
+    from archive.revisions import revisions_between
+
+    prev_count = None
     for v in h["versions"]:
         revs = f", {v['revision_count']} revisions" if v["revision_count"] is not None else ""
+        hidden = revisions_between(prev_count, v["revision_count"])
+        if hidden:
+            revs += f" ({hidden})"
+        prev_count = v["revision_count"]
         click.echo(
             f"  version {v['id']}  fetched {v['fetched_at']}  modified_gmt {v['modified_gmt']}{revs}\n"
             f"    content {v['content_hash'][:16]}  raw sha256 {v['sha256']}  HTTP {v['status']}\n"
@@ -311,6 +333,9 @@ def status(obj: Ctx, as_json: bool) -> None:
     conf = obj.config()
     last = archive.last_rounds()
     schedule = archive.schedules()
+    from alerts.deliver import pending_counts
+
+    pending = pending_counts(archive)
     known = {s["url"]: s for s in archive.list_sites()}
     urls = [s.url for s in conf.sites] + [u for u in known if u not in {s.url for s in conf.sites}]
     out = []
@@ -342,7 +367,7 @@ def status(obj: Ctx, as_json: bool) -> None:
                 "last_interrupted": archive.last_round_with(site_row["id"], "interrupted")
                 if site_row
                 else None,
-                "pending_alerts": 0,
+                "pending_alerts": pending.get(site_row["id"], 0) if site_row else 0,
             }
         )
     if as_json:
@@ -405,7 +430,9 @@ def demo(obj: Ctx, keep_db: bool) -> None:
     run_demo(echo=click.echo, keep_db=keep_db, db_path=os.environ.get("WPWATCH_DEMO_DB"))
 
 
+from wpwatch import cli_alerts  # noqa: E402,F401
 from wpwatch import cli_report  # noqa: E402,F401
+from wpwatch import cli_evidence  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

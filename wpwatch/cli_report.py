@@ -19,6 +19,7 @@ from archive import queries, utcnow
 from crawler.wpapi import normalize_site_url
 from wpwatch.cli import Ctx, cli, fail
 from wpwatch.timeutil import since_to_iso
+from diffs.report import change_report
 
 if TYPE_CHECKING:
     from archive.queries import StoredChange
@@ -142,21 +143,6 @@ def report(obj: Ctx, since: str, out_dir: Path, site: str | None, base_url: str 
         f"wrote {len(reports)} change {'page' if len(reports) == 1 else 'pages'}, index.html "
         f"and feed.xml to {out_dir}"
     )
-
-
-def change_report(change: StoredChange) -> Report:
-    """A stored change as a report: its versions compared, with the evidence of a gone post."""
-    from diffs.report import GONE, Context, Evidence, Report, compare_versions
-
-    old = None if change.kind == "new" else change.old
-    new = None if change.kind in GONE else change.new
-    ev = change.evidence
-    evidence = Evidence(ev.status, ev.url, ev.fetched_at, ev.sha256, ev.code) if ev else None
-    context = Context(
-        change_id=change.id, site=change.site, site_name=change.site_name, type=change.type,
-        wp_id=change.wp_id, detected_at=change.detected_at,
-    )  # fmt: skip
-    return Report(context, compare_versions(old, new, kind=change.kind, evidence=evidence))
 
 
 _CHANGE_PAGE = re.compile(r"\d+\.html")

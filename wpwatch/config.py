@@ -21,7 +21,10 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SITE_KEYS = {
     "name", "url", "interval", "full_interval", "types", "active_hours", "round_timeout", "ignore",
 }
-DEFAULT_KEYS = {"interval", "full_interval", "active_hours", "round_timeout", "grace", "concurrency"}
+DEFAULT_KEYS = {
+    "interval", "full_interval", "active_hours", "round_timeout", "grace", "concurrency",
+    "report_url",
+}
 
 
 def parse_duration(value: Any, what: str = "duration") -> float:

@@ -42,6 +42,7 @@ from wpwatch.summary import summary_line
 logger = logging.getLogger("wpwatch.daemon")
 
 DEFAULT_GRACE = 20.0
+DELIVERY_INTERVAL = 30.0  # seconds between looks at the outbox (and after every round)
 
 
 class AlreadyRunning(WPWatchError):
@@ -118,6 +119,7 @@ class Daemon:
         self.running: set[asyncio.Task[Any]] = set()
         self.stopping = False
         self.sem: asyncio.Semaphore | None = None
+        self.delivery_lock = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------
     def run(self) -> int:
@@ -154,6 +156,11 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
         self.scheduler.start()
         self.apply(self.conf)
+        self.scheduler.add_job(
+            self.deliver_job, "interval", seconds=DELIVERY_INTERVAL, id="alerts",
+            name="alert delivery", max_instances=1, coalesce=True,
+            misfire_grace_time=int(DELIVERY_INTERVAL), next_run_time=datetime.now(UTC),
+        )
         logger.info(
             "watching %d site(s) from %s; archive %s; pid %d",
             len(self.conf.sites), self.config_path, self.db, os.getpid(),
@@ -193,7 +200,11 @@ class Daemon:
 
     # -- scheduling -------------------------------------------------------------------
     def apply(self, conf: cfg.Config) -> None:
-        assert self.scheduler is not None
+        assert self.scheduler is not None and self.archive is not None
+        from alerts.service import install_outbox
+
+        self.archive.change_listeners.clear()
+        install_outbox(self.archive, conf)
         wanted: set[str] = set()
         now = datetime.now(UTC)
         for site in conf.sites:
@@ -275,6 +286,23 @@ class Daemon:
         finally:
             with contextlib.suppress(Exception):
                 self._record_schedule()
+        if not self.stopping:
+            await self.deliver_job()
+
+    async def deliver_job(self) -> None:
+        """Send what the outbox holds; in a thread, so SMTP never blocks the loop."""
+        if not self.conf.alerts or self.archive is None:
+            return
+        async with self.delivery_lock:
+            from alerts.service import deliver_due
+
+            try:
+                report = await asyncio.to_thread(deliver_due, self.archive, self.conf)
+            except Exception:
+                logger.exception("alert delivery failed")
+                return
+            if report.sent or report.failed:
+                logger.info("alerts: %d message(s) sent, %d failed", report.sent, len(report.failed))
 
 
 def _iso(job: Any) -> str | None:

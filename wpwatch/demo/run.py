@@ -33,7 +33,7 @@ def run_demo(
 
             def wpwatch(*args: str) -> str:
                 proc = subprocess.run(
-                    [sys.executable, "-m", "wpwatch.cli", "--db", str(db),
+                    [sys.executable, "-m", "wpwatch", "--db", str(db),
                      "--config", os.devnull, *args],
                     capture_output=True, text=True, check=False,
                 )

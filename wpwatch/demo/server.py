@@ -2918,11 +2918,17 @@ class _Handler(BaseHTTPRequestHandler):
                     }
                 ),
             )
-        nbytes = self._send(resp)
+        data = self._encode(resp)
+        # Counted before sending: a client that reads the counters right after its
+        # response arrives must see that response counted.
         if site is not None:
-            site._count(self.command, target, resp.status, nbytes, len(resp.body))
+            site._count(self.command, target, resp.status, len(data), len(resp.body))
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
-    def _send(self, resp: Response) -> int:
+    def _encode(self, resp: Response) -> bytes:
         reason = self.responses.get(resp.status, ("",))[0]
         lines = [
             f"HTTP/1.1 {resp.status} {reason}",
@@ -2942,12 +2948,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.close_connection = False
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        data = head + (resp.body if self.command != "HEAD" else b"")
-        try:
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        return len(data)
+        return head + (resp.body if self.command != "HEAD" else b"")
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
 

@@ -1,0 +1,62 @@
+"""Turning stored changes into what a message tells: summary, key words, the diff."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from alerts.deliver import Group
+from alerts.message import AlertItem, Message
+from archive import Archive, queries
+from diffs.render import render
+from diffs.report import change_report
+
+MAX_PHRASES = 5
+PHRASE_CHARS = 300
+
+
+def alert_item(archive: Archive, change_id: int, keywords: tuple[str, ...] = (),
+               report_base: str | None = None) -> AlertItem | None:
+    change = queries.change(archive, change_id)
+    if change is None:
+        return None
+    report = change_report(change)
+    c = report.comparison
+    removed: list[str] = []
+    added: list[str] = []
+    if c.kind == "edited":
+        for block in c.blocks:
+            for seg in block.segments:
+                text = " ".join(seg.text.split())
+                if not text:
+                    continue
+                if seg.op == "-" and len(removed) < MAX_PHRASES:
+                    removed.append(text[:PHRASE_CHARS])
+                elif seg.op == "+" and len(added) < MAX_PHRASES:
+                    added.append(text[:PHRASE_CHARS])
+    return AlertItem(
+        change_id=change.id,
+        site=change.site,
+        site_name=change.site_name or change.site,
+        kind=change.kind,
+        type=change.type,
+        wp_id=change.wp_id,
+        title=c.title or change.title or "",
+        url=c.url or change.url,
+        detected_at=change.detected_at,
+        fields=tuple(change.fields),
+        summary=c.summary,
+        removed=tuple(removed),
+        added=tuple(added),
+        diff_text=render(report, "text"),
+        report_url=f"{report_base.rstrip('/')}/changes/{change.id}.html" if report_base else None,
+        keywords=keywords,
+    )
+
+
+def build_message(archive: Archive, group: Group, report_base: str | None = None) -> Message:
+    items: Iterable[AlertItem | None] = (
+        alert_item(archive, cid, group.keywords.get(cid, ()), report_base)
+        for cid in group.change_ids
+    )
+    return Message(channel=group.channel, digest=group.digest,
+                   items=tuple(i for i in items if i is not None))
