@@ -9,6 +9,7 @@ still in the chain, which catches records removed from the end of a chain.
 from __future__ import annotations
 
 import shutil
+import sys
 import subprocess
 import tempfile
 import threading
@@ -197,3 +198,36 @@ def test_an_unreachable_authority_is_one_line(copy: WPWatch) -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith("wpwatch: timestamp authority http://127.0.0.1:9/tsr unreachable")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_the_daemon_stamps_each_round_head(tmp_path: Path, tsa: tuple[str, Path, list[bytes]]) -> None:
+    """With `tsa_url` set, each round that wrote something gets its chain head stamped."""
+    import signal
+
+    from tests.test_daemon import DaemonProcess, wait_until
+    from wpwatch.demo.server import DemoServer, load_demo_site
+
+    url, pki, _ = tsa
+    site = load_demo_site()
+    with DemoServer(site) as srv:
+        d = DaemonProcess(tmp_path, f'[defaults]\ninterval = "1s"\ntsa_url = "{url}"\n\n'
+                                    f'[[sites]]\nname = "demo"\nurl = "{srv.url_for(site)}"\n')
+        d.start()
+        try:
+            def stamped() -> bool:
+                try:
+                    return sql(d.db, "SELECT count(*) FROM chain_stamps")[0][0] >= 1
+                except Exception:  # the daemon has not created the archive yet
+                    return False
+
+            wait_until("a stamped chain head", stamped)
+        finally:
+            assert d.stop(signal.SIGTERM) == 0
+    proc = subprocess.run(
+        [sys.executable, "-m", "wpwatch", "--db", str(d.db), "verify", "--tsa-ca",
+         str(pki / "ca.crt")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(signatures checked)" in proc.stdout

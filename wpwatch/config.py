@@ -23,7 +23,7 @@ SITE_KEYS = {
 }
 DEFAULT_KEYS = {
     "interval", "full_interval", "active_hours", "round_timeout", "grace", "concurrency",
-    "report_url",
+    "report_url", "tsa_url",
 }
 
 

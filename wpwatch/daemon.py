@@ -276,6 +276,7 @@ class Daemon:
                     return
                 spec = SiteSpec(url=site.url, name=site.name, types=site.types)
                 record = await self.runner.run_site(spec, full=full, budget=site.budget)
+                await self.timestamp(record)
                 line = summary_line(site.name + (" (full)" if full else ""), record)
                 if record["outcome"] in ("ok", "interrupted"):
                     logger.info("%s", line)
@@ -288,6 +289,28 @@ class Daemon:
                 self._record_schedule()
         if not self.stopping:
             await self.deliver_job()
+
+    async def timestamp(self, record: dict[str, Any]) -> None:
+        """RFC 3161 token of the site's chain head after a round that wrote something.
+
+        Optional: `[defaults] tsa_url` (or env WPWATCH_TSA_URL). A failing
+        authority is logged; the round stands and `wpwatch timestamp` can catch up.
+        """
+        tsa_url = self.conf.defaults.get("tsa_url") or os.environ.get("WPWATCH_TSA_URL")
+        if not tsa_url or self.archive is None or "site_id" not in record:
+            return  # stamp_heads itself skips a head that already has its token
+        from archive.tsa import stamp_heads
+
+        try:
+            stamps = await asyncio.to_thread(
+                stamp_heads, self.archive, str(cfg.resolve_env(tsa_url, "defaults.tsa_url")),
+                site_ids=[record["site_id"]],
+            )
+        except Exception as exc:
+            logger.error("timestamp of %s's chain head failed: %s", record.get("site"), exc)
+            return
+        if stamps:
+            logger.info("%s: chain head timestamped by %s", record.get("site"), tsa_url)
 
     async def deliver_job(self) -> None:
         """Send what the outbox holds; in a thread, so SMTP never blocks the loop."""
