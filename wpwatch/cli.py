@@ -383,6 +383,16 @@ def status(obj: Ctx, as_json: bool) -> None:
         click.echo(summary_line(s["name"], {**r, "counts": r["changes"], "started_at": r["started"],
                                             "finished_at": r["finished"]})
                    + f"  (last round {r['started'][:19]}Z)")
+        notes = []
+        if s["degraded"]:
+            notes.append(f"DEGRADED ({s['errors_in_a_row']} failed rounds in a row)"
+                         if s["errors_in_a_row"] >= 3 else "DEGRADED (REST API closed)")
+        if s["next_due"]:
+            notes.append(f"next round {s['next_due'][:19]}Z")
+        if s["pending_alerts"]:
+            notes.append(f"{s['pending_alerts']} alert(s) pending: `wpwatch alerts pending`")
+        if notes:
+            click.echo("  " + "; ".join(notes))
 
 
 # -- run (the daemon) ------------------------------------------------------------------
