@@ -53,3 +53,19 @@ class WPWatch:
 @pytest.fixture
 def wpwatch(tmp_path: Path) -> WPWatch:
     return WPWatch(db=tmp_path / "wpwatch.db", config=tmp_path / "wpwatch.toml")
+
+
+@pytest.fixture(scope="session")
+def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """An archive of the demo site with one change of each kind (built once a session)."""
+    from tests.test_evidence import shared_demo_archive
+
+    return shared_demo_archive(tmp_path_factory)
+
+
+@pytest.fixture
+def copy(demo_archive: Any, tmp_path: Path) -> WPWatch:
+    """A private copy of `demo_archive` a test may tamper with."""
+    from tests.test_evidence import copy_archive
+
+    return copy_archive(demo_archive, tmp_path)

@@ -78,16 +78,6 @@ def copy_archive(demo: DemoArchive, directory: Path) -> WPWatch:
     return ww
 
 
-@pytest.fixture(scope="session")
-def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> DemoArchive:
-    return shared_demo_archive(tmp_path_factory)
-
-
-@pytest.fixture
-def copy(demo_archive: DemoArchive, tmp_path: Path) -> WPWatch:
-    return copy_archive(demo_archive, tmp_path)
-
-
 def sql(db: Path, statement: str, *params: Any) -> list[tuple[Any, ...]]:
     """Tamper the way someone with the file would: plain sqlite3, no foreign keys."""
     conn = sqlite3.connect(db)

@@ -67,16 +67,6 @@ def make_pki(d: Path, name: str = "Test") -> None:
     (d / "tsa.cnf").write_text(TSA_CONF.format(dir=d))
 
 
-@pytest.fixture(scope="session")
-def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> DemoArchive:
-    return shared_demo_archive(tmp_path_factory)
-
-
-@pytest.fixture
-def copy(demo_archive: DemoArchive, tmp_path: Path) -> WPWatch:
-    return copy_archive(demo_archive, tmp_path)
-
-
 class TSAHandler(BaseHTTPRequestHandler):
     pki: Path
     requests: list[bytes]

@@ -22,16 +22,6 @@ from tests.conftest import WPWatch
 from tests.test_evidence import DemoArchive, copy_archive, shared_demo_archive, sql
 
 
-@pytest.fixture(scope="session")
-def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> DemoArchive:
-    return shared_demo_archive(tmp_path_factory)
-
-
-@pytest.fixture
-def copy(demo_archive: DemoArchive, tmp_path: Path) -> WPWatch:
-    return copy_archive(demo_archive, tmp_path)
-
-
 def tool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """A Python tool of the test environment (warcio, pywb) as its own process."""
     return subprocess.run([sys.executable, "-m", *args], check=False, capture_output=True,
