@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -174,3 +175,34 @@ def test_kill_9_before_delivery_loses_nothing(
         assert len(real.messages) == 1
         assert real.messages[0].message()["Subject"].startswith("[wpwatch] edited:")
     assert wpwatch.json("alerts", "pending", "--json") == []
+
+
+@pytest.mark.parametrize("digest", ["round", "daily"])
+def test_digests_group_changes(
+    site: tuple[DemoSite, FaultServer], wpwatch: WPWatch, smtp_server: SMTPServer, tls_cert: Any,
+    digest: str,
+) -> None:
+    demo, srv = site
+    # daily at a time just passed: due tomorrow, so it must wait
+    write_config(wpwatch, srv.url, smtp_server, str(tls_cert.cert),
+                 extra=f'digest = "{digest}"\ndigest_at = "00:00"\n')
+    wpwatch.run("crawl")
+    ids = demo.ids("post", "publish")
+    demo.edit(ids[0], title="First, revised")
+    demo.edit(ids[1], title="Second, revised")
+    wpwatch.run("crawl")
+    if digest == "round":
+        mail = smtp_server.wait_message().message()
+        assert len(smtp_server.messages) == 1
+        assert mail["Subject"] == "[wpwatch] 2 changes on 1 site (round digest)"
+        body = mail.get_body(("plain",)).get_content()
+        assert "First, revised" in body and "Second, revised" in body
+        assert wpwatch.json("alerts", "pending", "--json") == []
+    else:
+        assert smtp_server.messages == []
+        waiting = wpwatch.json("alerts", "pending", "--json")
+        assert [w["digest"] for w in waiting] == ["daily", "daily"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        assert all(w["due_at"] > now for w in waiting)  # tomorrow at 00:00 local
+        out = wpwatch.run("alerts", "send", "--dry-run").stdout
+        assert "would send" not in out  # not due yet
