@@ -13,8 +13,8 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ timeout = "5s"
 {extra}
 """
     if webhook is not None:
-        text += f"""
+        text += """
 [[alerts]]
 name = "desk-slack"
 channel = "slack"

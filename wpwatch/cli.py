@@ -21,7 +21,6 @@ from wpwatch.summary import KIND_ORDER, summary_line
 from wpwatch.timeutil import since_to_iso
 
 
-
 class UserError(click.ClickException):
     """A WPWatchError at the CLI boundary: one line on stderr, exit 2."""
 
@@ -440,9 +439,8 @@ def demo(obj: Ctx, keep_db: bool) -> None:
     run_demo(echo=click.echo, keep_db=keep_db, db_path=os.environ.get("WPWATCH_DEMO_DB"))
 
 
-from wpwatch import cli_alerts  # noqa: E402,F401
-from wpwatch import cli_report  # noqa: E402,F401
-from wpwatch import cli_evidence  # noqa: E402,F401
+# The command modules register themselves on `cli` (they import it from here).
+from wpwatch import cli_alerts, cli_evidence, cli_report  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

@@ -17,13 +17,12 @@ import click
 
 from archive import queries, utcnow
 from crawler.wpapi import normalize_site_url
+from diffs.report import change_report
 from wpwatch.cli import Ctx, cli, fail
 from wpwatch.timeutil import since_to_iso
-from diffs.report import change_report
 
 if TYPE_CHECKING:
-    from archive.queries import StoredChange
-    from diffs.report import Report
+    pass
 
 FORMATS = ("text", "md", "html", "json")  # diffs.render.FORMATS (a test keeps them equal)
 
