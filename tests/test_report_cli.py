@@ -226,7 +226,7 @@ def test_report_when_nothing_changed(db: Path, tmp_path: Path) -> None:
 
 
 def test_commands_work_under_python_dash_m(db: Path) -> None:
-    """`python -m wpwatch.cli` (the demo and the test helpers run it so) has them too."""
+    """`python -m wpwatch` (the demo and the test helpers run it so) has them too."""
     proc = subprocess.run(
         [sys.executable, "-m", "wpwatch", "--db", str(db), "--config", os.devnull,
          "show", "2", "--format", "md"],

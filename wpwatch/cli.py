@@ -441,6 +441,3 @@ def demo(obj: Ctx, keep_db: bool) -> None:
 
 # The command modules register themselves on `cli` (they import it from here).
 from wpwatch import cli_alerts, cli_evidence, cli_report  # noqa: E402,F401
-
-if __name__ == "__main__":
-    main()

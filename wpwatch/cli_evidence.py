@@ -20,9 +20,7 @@ from wpwatch.timeutil import since_to_iso
 
 SHOWN_PROBLEMS = 20
 
-# click.pass_obj, not wpwatch.cli.pass_ctx: under `python -m wpwatch.cli` the context object
-# is a __main__.Ctx, which pass_ctx (bound to wpwatch.cli.Ctx) would not find.
-pass_ctx = click.pass_obj
+pass_ctx = click.pass_obj  # the group's context object is a wpwatch.cli.Ctx
 
 
 def _find_site(obj: Ctx, raw: str) -> dict[str, Any]:
@@ -176,18 +174,3 @@ def timestamp(obj: Ctx, tsa_url: str, site: str | None) -> None:
         click.echo(f"{st.site}: head #{st.seq} {st.chain_hash[:16]}… timestamped at {st.gen_time}")
     if not stamps:
         click.echo("nothing new to timestamp: every chain head already has a token")
-
-
-def _register_on_main() -> None:
-    """Under `python -m wpwatch.cli` the running group is __main__.cli, a second copy of
-    wpwatch.cli.cli: give it these commands too."""
-    main = sys.modules.get("__main__")
-    group = getattr(main, "cli", None)
-    if getattr(getattr(main, "__spec__", None), "name", None) == "wpwatch.cli" and (
-        isinstance(group, click.Group) and group is not cli
-    ):
-        for command in (verify, export, timestamp):
-            group.add_command(command)
-
-
-_register_on_main()

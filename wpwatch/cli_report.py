@@ -26,9 +26,7 @@ if TYPE_CHECKING:
 
 FORMATS = ("text", "md", "html", "json")  # diffs.render.FORMATS (a test keeps them equal)
 
-# click.pass_obj, not wpwatch.cli.pass_ctx: under `python -m wpwatch.cli` the group's context
-# object is a __main__.Ctx, which pass_ctx (bound to wpwatch.cli.Ctx) would not find.
-pass_obj = click.pass_obj
+pass_obj = click.pass_obj  # the group's context object is a wpwatch.cli.Ctx
 
 format_option = click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
@@ -163,19 +161,3 @@ def _color(fmt: str, color: bool | None) -> bool:
 
 def _echo(text: str, fmt: str, color: bool | None) -> None:
     click.echo(text, nl=False, color=_color(fmt, color))
-
-
-def _register_on_main() -> None:
-    """Under `python -m wpwatch.cli` the running group is __main__.cli, a second copy of
-    wpwatch.cli.cli: give it these commands too."""
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    group = getattr(main, "cli", None)
-    if getattr(spec, "name", None) != "wpwatch.cli" or not isinstance(group, click.Group):
-        return
-    if group is not cli:
-        for command in (show, diff_versions, report):
-            group.add_command(command)
-
-
-_register_on_main()
