@@ -34,6 +34,20 @@ from alerts.exceptions import ConfigError, DeliveryError
 from alerts.message import Message, clean, html_body, slack_payload, subject, text_body
 from wpwatch.config import parse_duration, resolve_env
 
+
+class _HideRequestPaths(logging.Filter):
+    """urllib3 logs every request line at DEBUG (`wpwatch -v`); a webhook URL's path is
+    its secret (Slack: /services/T…/B…/token), so the path is replaced by ***."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 5 and isinstance(args[4], str):
+            record.args = (*args[:4], "/***", *args[5:])
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_HideRequestPaths())
+
 log = logging.getLogger(__name__)
 
 # Keys of an [[alerts]] table that the routing rules read; every channel accepts and ignores them.

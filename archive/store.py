@@ -19,7 +19,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 
 from archive import schema as s
@@ -34,8 +48,25 @@ from archive.chain import (
 from archive.chain import chain_head as _chain_head
 from archive.exceptions import ArchiveError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 KINDS = ("new", "edited", "unpublished", "deleted", "restored")
+
+# 5: degraded mode (REST API closed). Every post URL the RSS feed or the core
+# sitemaps showed, so that only URLs that appear later are looked at as new.
+fallback_seen = Table(
+    "fallback_seen",
+    s.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("url_sha256", String(64), nullable=False),  # unique key (URLs can be long)
+    Column("first_seen", String(32), nullable=False),
+    UniqueConstraint("site_id", "url_sha256"),
+)
+
+#: Fields a version made from the feed or a post's page shares with a REST version,
+#: by ``normalized["source"]``: only these are compared when REST opens again.
+FALLBACK_FIELDS = {"feed": ("title", "link", "date_gmt"), "page": ("link",)}
 
 
 def utcnow() -> str:
@@ -175,6 +206,9 @@ class Archive:
             if current < 4:  # 4: the alert outbox
                 s.alerts.create(conn, checkfirst=True)
                 conn.execute(insert(s.schema_version).values(version=4, applied_at=utcnow()))
+            if current < 5:  # 5: URLs seen by degraded mode (feed and sitemaps)
+                fallback_seen.create(conn, checkfirst=True)
+                conn.execute(insert(s.schema_version).values(version=5, applied_at=utcnow()))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -538,6 +572,178 @@ class Archive:
             for listener in self.change_listeners:
                 listener(chain.conn, event)
         return change_id
+
+    # -- degraded mode (REST API closed): feed, sitemaps, post pages ----------------------
+    def post_links(self, site_id: int) -> dict[tuple[str, int], str | None]:
+        """(type, wp_id) → public link, for every post of the site the archive knows."""
+        p = s.posts.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(p.type, p.wp_id, p.link).where(p.site_id == site_id))
+            return {(r.type, r.wp_id): r.link for r in rows}
+
+    def fallback_seen(self, site_id: int) -> set[str]:
+        """Every URL degraded mode has already seen in the site's feed or sitemaps."""
+        f = fallback_seen.c
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(f.url).where(f.site_id == site_id)).scalars())
+
+    def mark_fallback_seen(self, site_id: int, urls: Iterable[str]) -> int:
+        """Remember URLs seen by degraded mode (idempotent); how many were new."""
+        f = fallback_seen.c
+        now = utcnow()
+        added = 0
+        with self.engine.begin() as conn:
+            have = set(conn.execute(select(f.url_sha256).where(f.site_id == site_id)).scalars())
+            for url in dict.fromkeys(urls):
+                key = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+                if key in have:
+                    continue
+                have.add(key)
+                conn.execute(insert(fallback_seen).values(
+                    site_id=site_id, url=url, url_sha256=key, first_seen=now))
+                added += 1
+        return added
+
+    def fallback_made(self, site_id: int, type_: str, wp_ids: Iterable[int]) -> set[int]:
+        """Those of wp_ids whose current version was made by degraded mode, not by REST."""
+        ids = list(wp_ids)
+        if not ids:
+            return set()
+        p, v = s.posts.c, s.versions.c
+        out: set[int] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(p.wp_id, v.normalized)
+                    .join(s.versions, v.id == p.current_version_id)
+                    .where(p.site_id == site_id, p.type == type_,
+                           p.wp_id.in_(ids[start : start + 500]))
+                )
+                out |= {r.wp_id for r in rows if _unpack(r.normalized).get("source")}
+        return out
+
+    def record_fallback_posts(
+        self,
+        *,
+        site_id: int,
+        round_id: int | None,
+        type_: str,
+        response: RawResponse,
+        records: Iterable[PostRecord],
+        baseline: bool,
+    ) -> Outcome:
+        """Posts that degraded mode found (feed item or post page): only unknown ones.
+
+        Each becomes a post with one version (its ``normalized["source"]`` says
+        where it came from) and a ``new`` change, unless ``baseline``. A post the
+        archive knows is left alone: the feed and sitemaps prove nothing about
+        edits or removals.
+        """
+        out = Outcome()
+        p = s.posts.c
+        now = utcnow()
+        with self.engine.begin() as conn:
+            chain = ChainWriter(conn, site_id, now)
+            stored: tuple[int, ResponseEvidence] | None = None
+            for rec in records:
+                exists = conn.execute(
+                    select(p.id).where(p.site_id == site_id, p.type == type_, p.wp_id == rec.wp_id)
+                ).first()
+                if exists is not None:
+                    continue
+                if stored is None:
+                    stored = self._store_response(conn, site_id, response)
+                post_id = int(conn.execute(insert(s.posts).values(
+                    site_id=site_id, type=type_, wp_id=rec.wp_id, state="published",
+                    modified_gmt=rec.modified_gmt, date_gmt=rec.date_gmt, link=rec.link,
+                    title=rec.title, first_seen=now, last_seen=now,
+                )).inserted_primary_key[0])
+                version_id = self._fallback_version(chain, post_id, type_, rec, response, stored)
+                out.versions += 1
+                conn.execute(update(s.posts).where(p.id == post_id)
+                             .values(current_version_id=version_id))
+                if not baseline:
+                    cid = self._change(chain, post_id, type_, rec.wp_id, round_id, "new", None,
+                                       version_id, None, [], now, None, rec.normalized)
+                    out.changes.append((cid, "new"))
+        return out
+
+    def record_over_fallback(
+        self,
+        *,
+        site_id: int,
+        round_id: int | None,
+        type_: str,
+        response: RawResponse,
+        records: Iterable[PostRecord],
+        compare: Callable[[dict[str, Any], dict[str, Any]], list[str]],
+    ) -> Outcome:
+        """The first REST versions of posts whose current version degraded mode made.
+
+        The REST version is stored and becomes current. It is ``edited`` only
+        when the fields both sources carry (FALLBACK_FIELDS) differ, so a post
+        first seen in the feed is not reported edited because REST says more.
+        """
+        out = Outcome()
+        p = s.posts.c
+        now = utcnow()
+        with self.engine.begin() as conn:
+            chain = ChainWriter(conn, site_id, now)
+            stored: tuple[int, ResponseEvidence] | None = None
+            for rec in records:
+                row = conn.execute(
+                    select(p.id, p.state, p.current_version_id).where(
+                        p.site_id == site_id, p.type == type_, p.wp_id == rec.wp_id)
+                ).first()
+                if row is None or row.current_version_id is None:
+                    continue
+                blob = conn.execute(select(s.versions.c.normalized).where(
+                    s.versions.c.id == row.current_version_id)).scalar_one()
+                prev = _unpack(blob)
+                shared = FALLBACK_FIELDS.get(str(prev.get("source")), ())
+                if not shared:
+                    continue  # a REST version already: record_posts' business
+                if stored is None:
+                    stored = self._store_response(conn, site_id, response)
+                version_id = self._fallback_version(chain, row.id, type_, rec, response, stored)
+                out.versions += 1
+                conn.execute(update(s.posts).where(p.id == row.id).values(
+                    current_version_id=version_id, modified_gmt=rec.modified_gmt,
+                    date_gmt=rec.date_gmt, link=rec.link, title=rec.title, last_seen=now,
+                    state="published"))
+                fields = compare({k: prev.get(k) for k in shared},
+                                 {k: rec.normalized.get(k) for k in shared})
+                if row.state != "published" or fields:
+                    kind = "restored" if row.state != "published" else "edited"
+                    cid = self._change(chain, row.id, type_, rec.wp_id, round_id, kind,
+                                       row.current_version_id, version_id, None, fields, now,
+                                       prev, rec.normalized)
+                    out.changes.append((cid, kind))
+        return out
+
+    def _fallback_version(
+        self,
+        chain: ChainWriter,
+        post_id: int,
+        type_: str,
+        rec: PostRecord,
+        response: RawResponse,
+        stored: tuple[int, ResponseEvidence],
+    ) -> int:
+        """Insert one version (and its chain link) pointing into a stored response."""
+        response_id, evidence = stored
+        version_id = int(chain.conn.execute(insert(s.versions).values(
+            post_id=post_id, response_id=response_id, item_index=rec.item_index,
+            content_hash=rec.content_hash, normalized=_pack(rec.normalized),
+            modified_gmt=rec.modified_gmt, revision_count=rec.revision_count,
+            fetched_at=response.fetched_at,
+        )).inserted_primary_key[0])
+        chain.append("version", version_id, version_record(
+            site=chain.site_url, type_=type_, wp_id=rec.wp_id, fetched_at=response.fetched_at,
+            item_index=rec.item_index, content_hash=rec.content_hash,
+            modified_gmt=rec.modified_gmt, revision_count=rec.revision_count, response=evidence,
+        ))
+        return version_id
 
     # -- questions ----------------------------------------------------------------------
     def changes(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from archive import RawResponse
+from archive import PostRecord, RawResponse
 
 
 @dataclass
@@ -26,3 +26,17 @@ class PostGone:
     wp_id: int
     kind: str
     response: RawResponse
+
+
+@dataclass
+class FallbackFetched:
+    """Posts degraded mode found (REST closed): from the RSS feed or a post's page.
+
+    Only posts the archive does not know are stored (``source`` in their
+    normalized form says where they came from); a baseline raises no change.
+    """
+
+    type: str
+    response: RawResponse
+    records: list[PostRecord] = field(repr=False)
+    baseline: bool = False

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -34,11 +36,37 @@ class SiteSpec:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+SETTINGS_ENV = "WPWATCH_SETTINGS"
+
+
+def parse_setting_overrides(pairs: Iterable[str]) -> dict[str, str]:
+    """``["NAME=VALUE", …]`` (as `wpwatch crawl -s NAME=VALUE` takes them) → a dict.
+
+    Names are Scrapy settings, wpwatch's own included (WPWATCH_RETRY_BASE_DELAY,
+    WPWATCH_RETRY_AFTER_CAP, WPWATCH_RETRY_TIMES, WPWATCH_ALLOW_OTHER_HOST,
+    WPWATCH_FALLBACK_MAX_PAGES, DOWNLOAD_TIMEOUT, DOWNLOAD_MAXSIZE, …).
+    """
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+            raise ValueError(f"a setting is NAME=VALUE with an upper-case NAME, not {pair!r}")
+        out[name] = value.strip()
+    return out
+
+
 def crawler_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Project settings, then WPWATCH_SETTINGS from the environment, then `overrides`.
+
+    WPWATCH_SETTINGS holds whitespace-separated NAME=VALUE pairs, e.g.
+    ``WPWATCH_SETTINGS="DOWNLOAD_TIMEOUT=5 WPWATCH_RETRY_BASE_DELAY=0.1"``.
+    """
     settings = get_project_settings()
     if not settings.get("BOT_NAME") or settings.get("BOT_NAME") == "scrapybot":
         settings.setmodule("crawler.settings", priority="project")
-    for key, value in (overrides or {}).items():
+    from_env = parse_setting_overrides(os.environ.get(SETTINGS_ENV, "").split())
+    for key, value in {**from_env, **(overrides or {})}.items():
         settings.set(key, value, priority="cmdline")
     return settings
 
@@ -161,6 +189,10 @@ def quiet_scrapy_logs(verbose: bool) -> None:
         for name in ("scrapy", "twisted", "py.warnings"):
             logging.getLogger(name).setLevel(logging.WARNING)
         logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
+        # size-cap, decompression and redirect notices: the round reports them in one line
+        for name in ("scrapy.core.downloader", "scrapy.downloadermiddlewares.httpcompression",
+                     "scrapy.downloadermiddlewares.redirect", "scrapy.core.scraper"):
+            logging.getLogger(name).setLevel(logging.ERROR)
         logging.getLogger("crawler.spiders.wordpress").setLevel(logging.ERROR)
 
 

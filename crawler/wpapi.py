@@ -167,8 +167,21 @@ def parse_json(body: bytes) -> Any:
         raise WPApiError("answered an HTML page instead of JSON")
     try:
         text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise WPApiError("response is not UTF-8 JSON") from exc
+    except UnicodeDecodeError:
+        # Invalid bytes inside otherwise sound JSON (a broken plugin or proxy):
+        # read them as U+FFFD, deterministically, rather than lose the page.
+        try:
+            return _parse_text(body.decode("utf-8", errors="replace"))
+        except WPApiError:
+            raise WPApiError("response is not UTF-8 JSON") from None
+    return _parse_text(text)
+
+
+def _parse_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
     starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
     if not starts:
         raise WPApiError("response is not JSON")
@@ -189,6 +202,31 @@ def _looks_like_notices(prefix: str) -> bool:
     """PHP notices/warnings/deprecations that a misconfigured site prints first."""
     low = prefix.lower()
     return any(w in low for w in ("notice", "warning", "deprecated", "<br", "php ", "error"))
+
+
+# Codes that plugins answer when they close the REST API (facts Part 2).
+CLOSED_CODES = frozenset(
+    {"rest_cannot_access", "rest_login_required", "itsec_rest_api_access_restricted"}
+)
+
+
+def closed_reason(status: int, body: bytes) -> str | None:
+    """Why a REST answer means "the REST API is closed", in the words status shows; else None.
+
+    401/403 with a plugin's closing code ("Disable REST API", Solid Security), 404
+    ``rest_no_route`` (the route was removed) or a 401/403 HTML page (a web-server
+    rule). Other 401 codes (``rest_cannot_view`` on menu items, ``rest_forbidden``
+    on one post) are not a closed API. A Cloudflare challenge is checked before this.
+    """
+    code = error_code(body)
+    if status in (401, 403) and code in CLOSED_CODES:
+        return f"{status} {code}"
+    if status == 404 and code == "rest_no_route":
+        return "404 rest_no_route"
+    html = _HTML_DOC.match(body.removeprefix(b"\xef\xbb\xbf"))
+    if status in (401, 403) and code is None and html:
+        return f"{status} HTML page"
+    return None
 
 
 def is_api_index(doc: Any) -> bool:

@@ -21,6 +21,13 @@ sweep of all ids by id order finds who left or arrived. A post that left is
 judged only by a direct GET: 404 ``rest_post_invalid_id`` → deleted, 401/403
 ``rest_forbidden`` → unpublished, anything else → no verdict, an error on the
 round, and the post stays as it was.
+
+When the REST API is closed (a plugin's 401 ``rest_cannot_access`` or
+``itsec_rest_api_access_restricted``, a removed route's 404 ``rest_no_route``,
+a web server's HTML 403), the round goes on in degraded mode (`degraded_round`):
+the RSS feed and the core sitemaps still reveal new posts; nothing is ever
+judged gone from them. The round's error says so, and `wpwatch status` shows
+the site as degraded.
 """
 
 from __future__ import annotations
@@ -40,13 +47,14 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from archive import Archive, KnownPost, RawResponse, TypeState, utcnow
-from crawler import wpapi
-from crawler.items import PostGone, PostsFetched
+from crawler import fallback, wpapi
+from crawler.items import FallbackFetched, PostGone, PostsFetched
 
 logger = logging.getLogger(__name__)
 progress_log = logging.getLogger("wpwatch.progress")
 
 PER_PAGE = 100
+MAX_PAGES = 10_000  # a bound on any listing (a million posts), whatever the headers say
 RETRY_STATUSES = {429, 500, 502, 503, 504, 520, 522, 524}
 
 
@@ -62,11 +70,26 @@ class Unreachable(RoundError):
     pass
 
 
+class RestClosed(RoundError):
+    """The REST API answers that it is closed; `reason` is e.g. "401 rest_cannot_access"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the REST API is closed ({reason})")
+        self.reason = reason
+
+
+# The default REST bases of the two core types, for degraded mode on a site
+# whose types we never read.
+CORE_BASES = {"post": "posts", "page": "pages"}
+
+
 @dataclass
 class RoundReport:
     errors: list[str] = field(default_factory=list)
     skipped_types: list[str] = field(default_factory=list)
     fatal: str | None = None
+    degraded: str | None = None  # "REST API is closed (…): watching the RSS feed and sitemap"
+    store_failures: set[str] = field(default_factory=set)  # types with an item not stored
 
 
 class WordPressSpider(scrapy.Spider):
@@ -105,23 +128,44 @@ class WordPressSpider(scrapy.Spider):
         spider.retry_base = s.getfloat("WPWATCH_RETRY_BASE_DELAY", 1.0)
         spider.retry_after_cap = s.getfloat("WPWATCH_RETRY_AFTER_CAP", 120.0)
         spider.allow_other_host = s.getbool("WPWATCH_ALLOW_OTHER_HOST", False)
+        spider.fallback_max_pages = s.getint("WPWATCH_FALLBACK_MAX_PAGES", 20)
+        spider.fallback_max_sitemaps = s.getint("WPWATCH_FALLBACK_MAX_SITEMAPS", 20)
+        spider.max_size = s.getint("DOWNLOAD_MAXSIZE", 0)
         return spider
 
     # -- the round ------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
         self.site = self.archive.site(self.site_url, self.site_name)
         self.round_id = self.archive.start_round(self.site["id"], self.full)
+        closed: dict[str, str] = {}  # type slug → REST base, for degraded mode
+        reason: str | None = None
         try:
-            api_root, types = await self.discover()
+            try:
+                api_root, types = await self.discover()
+            except RestClosed as exc:
+                reason = exc.reason
+                closed = self._watched_bases()
+                types = []
             states = self.archive.type_states(self.site["id"])
             for ctype in types:
                 st = states.get(ctype.rest_base) or TypeState(type=ctype.rest_base)
                 st.slug = ctype.slug
-                async for item in self.round_of_type(api_root, ctype, st):
+                try:
+                    async for item in self.round_of_type(api_root, ctype, st):
+                        yield item
+                except RestClosed as exc:
+                    reason = reason or exc.reason
+                    closed[ctype.slug] = ctype.rest_base
+            if reason is not None:
+                async for item in self.degraded_round(reason, closed):
                     yield item
         except RoundError as exc:
             self.report.fatal = str(exc)
             logger.warning("%s: %s", self.site_url, exc)
+        except Exception as exc:  # a bug or an answer nobody foresaw: this site's failure only
+            logger.exception("%s: round failed", self.site_url)
+            self.report.fatal = f"internal error ({type(exc).__name__}: {str(exc)[:200]})"
+        await self._settled()
         # Let the engine run once more before start() ends: when start() ends
         # right after yielding an item, the engine notices only at its next
         # 5-second heartbeat that the spider is idle.
@@ -146,7 +190,7 @@ class WordPressSpider(scrapy.Spider):
         try:
             resp = await self.fetch(home, follow_redirects=True)
         except RoundError as exc:
-            raise Unreachable(f"cannot reach {home}: {exc}") from None
+            raise Unreachable(f"cannot reach the site: {exc}") from None
         header = wpapi.api_root_from_link_header(
             [v.decode("latin-1") for v in resp.headers.getlist(b"Link")], resp.url
         )
@@ -156,6 +200,10 @@ class WordPressSpider(scrapy.Spider):
             found = wpapi.api_root_from_html(resp.text, resp.url)
             if found:
                 candidates.append(found)
+        # the home page (or an earlier round) says this is WordPress: an HTML 401/403
+        # on the API is then a closed API, not "not WordPress"
+        wordpress = bool(candidates) or bool(self.site.get("api_root"))
+        closed_html: str | None = None
         hosts = {urlsplit(self.site_url).hostname, urlsplit(resp.url).hostname}
         for found in list(candidates):
             if urlsplit(found).hostname not in hosts and not self.allow_other_host:
@@ -177,9 +225,12 @@ class WordPressSpider(scrapy.Spider):
                     continue
                 if wpapi.is_api_index(doc):
                     return root
-            code = wpapi.error_code(index.body)
-            if code in ("rest_cannot_access", "rest_login_required"):
-                raise RoundError(f"the REST API is closed ({index.status} {code})")
+            reason = wpapi.closed_reason(index.status, index.body)
+            if reason is not None and not reason.endswith("HTML page"):
+                raise RestClosed(reason)  # WordPress itself (or a plugin) says so
+            closed_html = closed_html or reason
+        if closed_html and wordpress:
+            raise RestClosed(closed_html)
         raise NotWordPress(
             "not a WordPress site with a public REST API "
             f"(no api.w.org link on the home page; /wp-json/ and ?rest_route=/ "
@@ -191,8 +242,13 @@ class WordPressSpider(scrapy.Spider):
         try:
             resp = await self.fetch(url)
             if resp.status != 200:
+                reason = wpapi.closed_reason(resp.status, resp.body)
+                if reason is not None:
+                    raise RestClosed(reason)
                 raise wpapi.WPApiError(f"HTTP {resp.status}")
             types = wpapi.watchable_types(wpapi.parse_json(resp.body))
+        except RestClosed:
+            raise
         except (RoundError, wpapi.WPApiError) as exc:
             if quiet:
                 return None
@@ -221,7 +277,7 @@ class WordPressSpider(scrapy.Spider):
                 async for item in self.judge_gone(root, ctype, gone):
                     yield item
             st.baselined = True
-            self.archive.save_type_state(self.site["id"], st)
+            await self._save_state(st)
             return
 
         # 1. modified since the watermark
@@ -280,7 +336,28 @@ class WordPressSpider(scrapy.Spider):
                 yield item
         st.last_total = total
         self._advance(st, list(fetched.values()) + list(listed.values()))
+        await self._save_state(st)
+
+    async def _save_state(self, st: TypeState) -> None:
+        """Move a type's watermarks, once everything fetched for it is stored.
+
+        If the archive refused one of its items, the watermarks stay where they
+        were, so the next round fetches those posts again: nothing fetched is lost.
+        """
+        await self._settled()
+        if st.type in self.report.store_failures:
+            return
         self.archive.save_type_state(self.site["id"], st)
+
+    async def _settled(self, limit: float = 60.0) -> None:
+        """Wait (bounded) until the pipeline has stored every item yielded so far."""
+        slot = getattr(getattr(self.crawler.engine, "scraper", None), "slot", None)
+        deadline = asyncio.get_running_loop().time() + limit
+        while slot is not None and slot.itemproc_size > 0:
+            if asyncio.get_running_loop().time() > deadline:
+                logger.error("%s: items still being stored after %.0f s", self.site_url, limit)
+                return
+            await asyncio.sleep(0.005)
 
     def _advance(self, st: TypeState, rows: Any) -> None:
         for row in rows:
@@ -297,10 +374,13 @@ class WordPressSpider(scrapy.Spider):
         resp = await self.fetch(url)
         if resp.status == 400 and wpapi.error_code(resp.body) == "rest_post_invalid_page_number":
             return [], None, None, resp
+        reason = wpapi.closed_reason(resp.status, resp.body)
+        if reason is not None:
+            raise RestClosed(reason)
         if resp.status in (401, 403) and page == 1:
             raise _TypeUnavailable(f"{resp.status} {wpapi.error_code(resp.body) or ''}".strip())
         if resp.status != 200:
-            raise RoundError(f"{url} answered HTTP {resp.status}")
+            raise RoundError(f"{url} answered {_status_words(resp.status)}")
         try:
             doc = wpapi.parse_json(resp.body)
         except wpapi.WPApiError as exc:
@@ -324,7 +404,9 @@ class WordPressSpider(scrapy.Spider):
             rows += batch
             if progress and pages and pages > 1:
                 progress_log.info("%s %s: page %d/%d", self.site_url, route, page, pages)
-            if not batch or not pages or page >= pages or len(batch) < PER_PAGE:
+            # a full page asks for the next one whatever X-WP-TotalPages says (headers
+            # lie; past the end WordPress answers 400 rest_post_invalid_page_number)
+            if len(batch) < PER_PAGE or page >= MAX_PAGES:
                 return rows, total
             page += 1
 
@@ -334,11 +416,11 @@ class WordPressSpider(scrapy.Spider):
         out: list[int] = []
         page, total = 1, None
         while True:
-            batch, t, pages, _ = await self.list_page(root, route, params, page)
+            batch, t, _, _ = await self.list_page(root, route, params, page)
             total = t if total is None else total
             fresh = [r["id"] for r in batch if r["id"] > max_id]
             out += fresh
-            if len(fresh) < len(batch) or not pages or page >= pages or not batch:
+            if len(fresh) < len(batch) or len(batch) < PER_PAGE or page >= MAX_PAGES:
                 return total, out
             page += 1
 
@@ -350,11 +432,41 @@ class WordPressSpider(scrapy.Spider):
         baseline: bool,
         seen: dict[int, dict[str, Any]],
     ) -> AsyncIterator[Any]:
-        """Every post of a type, full records, by id: stable paging (facts Part 2)."""
-        page = 1
+        """Every post of a type, full records, by id: stable paging (facts Part 2).
+
+        Posts published or removed while we page shift the listing. When X-WP-Total
+        moved between pages, or does not match what the pages held, a sweep of the
+        ids finds the posts the pages skipped, and their records are fetched.
+        """
         params = {"orderby": "id", "order": "asc"}
+        totals: list[int | None] = []
+        async for item in self._walk_pages(root, ctype, st, baseline, seen, params, totals):
+            yield item
+        if len(set(totals)) > 1 or (totals and totals[-1] is not None and totals[-1] != len(seen)):
+            progress_log.info("%s %s: the listing moved while paging: sweeping ids",
+                              self.site_url, ctype.rest_base)
+            rows, _ = await self.list_all(
+                root, ctype.route, {"_fields": "id", "orderby": "id", "order": "asc"}
+            )
+            skipped = sorted({row["id"] for row in rows} - set(seen))
+            async for item in self.fetch_records(root, ctype, skipped, seen, baseline=baseline):
+                yield item
+
+    async def _walk_pages(
+        self,
+        root: str,
+        ctype: wpapi.ContentType,
+        st: TypeState,
+        baseline: bool,
+        seen: dict[int, dict[str, Any]],
+        params: dict[str, Any],
+        totals: list[int | None],
+    ) -> AsyncIterator[Any]:
+        page = 1
         while True:
             batch, total, pages, resp = await self.list_page(root, ctype.route, params, page)
+            if batch or page == 1:
+                totals.append(total)
             if page == 1:
                 st.last_total = total
             if pages and pages > 1:
@@ -371,7 +483,7 @@ class WordPressSpider(scrapy.Spider):
                     posts=list(enumerate(batch)),
                     baseline=baseline,
                 )
-            if not batch or not pages or page >= pages or len(batch) < PER_PAGE:
+            if len(batch) < PER_PAGE or page >= MAX_PAGES:
                 return
             page += 1
 
@@ -381,6 +493,8 @@ class WordPressSpider(scrapy.Spider):
         ctype: wpapi.ContentType,
         ids: list[int],
         fetched: dict[int, dict[str, Any]],
+        *,
+        baseline: bool = False,
     ) -> AsyncIterator[Any]:
         ids = [i for i in ids if i not in fetched]
         for start in range(0, len(ids), PER_PAGE):
@@ -394,7 +508,7 @@ class WordPressSpider(scrapy.Spider):
                     type=ctype.rest_base,
                     response=_raw(resp),
                     posts=list(enumerate(batch)),
-                    baseline=False,
+                    baseline=baseline,
                 )
 
     async def judge_gone(
@@ -416,6 +530,151 @@ class WordPressSpider(scrapy.Spider):
                     f"HTTP {resp.status} {wpapi.error_code(resp.body) or ''}: no verdict, kept as it was"
                 )
 
+    # -- degraded mode: the REST API is closed --------------------------------------------
+    def _watched_bases(self) -> dict[str, str]:
+        """Type slug → REST base of the types to watch when the API cannot tell us."""
+        states = self.archive.type_states(self.site["id"])
+        bases = {st.slug: st.type for st in states.values() if st.slug}
+        bases = bases or dict(CORE_BASES)
+        if self.type_filter:
+            bases = {k: v for k, v in bases.items()
+                     if k in self.type_filter or v in self.type_filter}
+        return bases
+
+    async def degraded_round(self, reason: str, bases: dict[str, str]) -> AsyncIterator[Any]:
+        """New posts from the RSS feed and the core sitemaps; never a verdict on removals.
+
+        A feed item names its post id (``?p=ID`` guid). A sitemap URL that the
+        archive does not know and degraded mode has not seen before is looked up
+        on its page (shortlink, REST alternate link), at most
+        WPWATCH_FALLBACK_MAX_PAGES a round; the rest wait for the next round. The
+        first degraded round of a site the archive knows nothing of is a baseline.
+        """
+        site_id = self.site["id"]
+        known = self.archive.post_links(site_id)
+        known_links = {link for link in known.values() if link}
+        seen = self.archive.fallback_seen(site_id)
+        baseline = not known and not seen
+        problems: list[str] = []
+        shown: list[str] = []
+        sources = 0
+        post_base = bases.get("post")
+
+        feed = await self._read_feed(problems)
+        if feed is not None:
+            sources += 1
+            resp, items = feed
+            records = []
+            for it in items:
+                if it.link:
+                    shown.append(it.link)
+                if it.wp_id is None or post_base is None or (post_base, it.wp_id) in known:
+                    continue
+                records.append(fallback.record_from_feed(it))
+                known[(post_base, it.wp_id)] = it.link
+                if it.link:
+                    known_links.add(it.link)
+            if records:
+                yield FallbackFetched(post_base, _raw(resp), records, baseline)
+
+        listed = await self._read_sitemaps(bases, problems)
+        if listed is not None:
+            sources += 1
+            shown += [url for _, url in listed]
+        if baseline:
+            self.archive.mark_fallback_seen(site_id, shown)
+        else:
+            host = urlsplit(self.site_url).hostname
+            types_of = {url: slug for slug, url in (listed or [])}
+            candidates = [
+                url for url in dict.fromkeys(shown)
+                if url not in known_links and url not in seen and urlsplit(url).hostname == host
+            ]
+            probed: list[str] = []
+            for url in candidates[: self.fallback_max_pages]:
+                try:
+                    resp = await self.fetch(url)
+                except RoundError as exc:
+                    problems.append(f"{url}: {exc}")
+                    continue
+                probed.append(url)
+                if resp.status != 200:
+                    continue
+                ident = fallback.page_identity(
+                    resp.url, [v.decode("latin-1") for v in resp.headers.getlist(b"Link")],
+                    resp.body,
+                )
+                if ident is None:
+                    continue
+                base = ident.rest_base or bases.get(ident.type_slug or types_of.get(url) or "")
+                if base not in bases.values() or (base, ident.wp_id) in known:
+                    continue
+                known[(base, ident.wp_id)] = url
+                yield FallbackFetched(base, _raw(resp), [fallback.record_from_page(ident, url)])
+            if len(candidates) > len(probed):
+                progress_log.info("%s: %d new URLs in the sitemaps wait for the next round",
+                                  self.site_url, len(candidates) - len(probed))
+            self.archive.mark_fallback_seen(site_id, probed)
+        if sources == 0:
+            raise RoundError(
+                f"the REST API is closed ({reason}), and the RSS feed and sitemap could not "
+                f"be read either: {'; '.join(problems[:3])}"
+            )
+        self.report.degraded = f"REST API is closed ({reason}): watching the RSS feed and sitemap"
+        self.report.errors += problems
+
+    async def _read_feed(
+        self, problems: list[str]
+    ) -> tuple[Response, list[fallback.FeedItem]] | None:
+        for url in fallback.feed_urls(self.site_url):
+            try:
+                resp = await self.fetch(url)
+            except RoundError as exc:
+                problems.append(f"feed: {exc}")
+                continue
+            if resp.status != 200:
+                problems.append(f"feed {url} answered {_status_words(resp.status)}")
+                continue
+            try:
+                return resp, fallback.parse_feed(resp.body)
+            except fallback.FallbackError as exc:
+                problems.append(f"feed {url}: {exc}")
+        return None
+
+    async def _read_sitemaps(
+        self, bases: dict[str, str], problems: list[str]
+    ) -> list[tuple[str | None, str]] | None:
+        """(type slug, URL) of every post the core sitemaps list, or None if unreadable."""
+        host = urlsplit(self.site_url).hostname
+        for url in fallback.sitemap_urls(self.site_url):
+            try:
+                resp = await self.fetch(url)
+            except RoundError as exc:
+                problems.append(f"sitemap: {exc}")
+                continue
+            if resp.status != 200:
+                problems.append(f"sitemap {url} answered {_status_words(resp.status)}")
+                continue
+            try:
+                subs, urls = fallback.parse_sitemap(resp.body)
+            except fallback.FallbackError as exc:
+                problems.append(f"sitemap {url}: {exc}")
+                continue
+            out: list[tuple[str | None, str]] = [(None, u) for u in urls]
+            subs = [u for u in subs if urlsplit(u).hostname == host]
+            subs = [u for u in subs if fallback.sitemap_type(u) in (None, *bases)]
+            for sub in subs[: self.fallback_max_sitemaps]:
+                try:
+                    page = await self.fetch(sub)
+                    if page.status != 200:
+                        raise RoundError(f"{sub} answered {_status_words(page.status)}")
+                    out += [(fallback.sitemap_type(sub), u) for u in fallback.parse_sitemap(
+                        page.body)[1]]
+                except (RoundError, fallback.FallbackError) as exc:
+                    problems.append(f"sitemap: {exc}")
+            return out
+        return None
+
     # -- HTTP ---------------------------------------------------------------------------
     async def fetch(self, url: str, *, follow_redirects: bool = False) -> Response:
         """GET url through the engine; retry 429/5xx and network errors with backoff.
@@ -434,10 +693,12 @@ class WordPressSpider(scrapy.Spider):
             try:
                 resp = await self.crawler.engine.download_async(request)
             except IgnoreRequest as exc:
-                raise RoundError(f"{url} is forbidden by robots.txt") from exc
+                raise RoundError(f"{url}: {self._ignored(exc)}") from None
             except Exception as exc:  # network: refused, reset, DNS, timeout, size cap
-                if attempt >= self.retry_times or "max size" in str(exc):
-                    raise RoundError(_plain(exc)) from None
+                words = _plain(exc, self.max_size)
+                if attempt >= self.retry_times or "size cap" in words:
+                    tries = f" ({attempt + 1} tries)" if attempt else ""
+                    raise RoundError(f"{url}: {words}{tries}") from None
                 await asyncio.sleep(self._backoff(attempt, None))
                 attempt += 1
                 continue
@@ -452,7 +713,7 @@ class WordPressSpider(scrapy.Spider):
                     raise RoundError(f"{url} redirects to another host ({target}); not followed")
                 hops += 1
                 if hops > 5:
-                    raise RoundError(f"{url}: too many redirects")
+                    raise RoundError(f"{url}: too many redirects (a redirect loop?)")
                 url = target
                 continue
             if resp.status in RETRY_STATUSES and attempt < self.retry_times:
@@ -460,6 +721,18 @@ class WordPressSpider(scrapy.Spider):
                 attempt += 1
                 continue
             return resp
+
+    def _ignored(self, exc: IgnoreRequest) -> str:
+        """Why Scrapy dropped a request, in plain words."""
+        text = str(exc)
+        if "robots.txt" in text:
+            return "forbidden by robots.txt"
+        if "redirections" in text:
+            return "too many redirects (a redirect loop?)"
+        if "MAXSIZE" in text or "max size" in text:
+            return (f"response larger than the size cap once decompressed "
+                    f"(DOWNLOAD_MAXSIZE {_size(self.max_size)}; a compression bomb?)")
+        return f"request dropped ({text[:200]})"
 
     def _backoff(self, attempt: int, resp: Response | None) -> float:
         if resp is not None:
@@ -500,12 +773,24 @@ def _is_challenge(resp: Response) -> bool:
     return (resp.headers.get(b"cf-mitigated") or b"").lower() == b"challenge"
 
 
-def _plain(exc: BaseException) -> str:
+def _status_words(status: int) -> str:
+    if status == 429:
+        return "HTTP 429 (rate limited)"
+    if status >= 500:
+        return f"HTTP {status} (server error)"
+    return f"HTTP {status}"
+
+
+def _size(n: int) -> str:
+    return f"{n:,} bytes" if n else "off"
+
+
+def _plain(exc: BaseException, max_size: int = 0) -> str:
     """A network failure in plain words."""
     name = type(exc).__name__
     text = str(exc).strip()
     table = {  # Scrapy 2.19's download exceptions, then Twisted's
-        "max size": "response larger than the size cap (DOWNLOAD_MAXSIZE)",
+        "max size": f"response larger than the size cap (DOWNLOAD_MAXSIZE {_size(max_size)})",
         "ConnectionRefusedError": "connection refused",
         "CannotResolveHostError": "DNS lookup failed",
         "DNSLookupError": "DNS lookup failed",
@@ -514,7 +799,8 @@ def _plain(exc: BaseException) -> str:
         "ResponseDataLossError": "connection closed mid-response (data lost)",
         "ResponseNeverReceived": "connection closed before a response",
         "ResponseFailed": "connection reset mid-response",
-        "ConnectionLost": "connection lost",
+        "ParseError": "the answer was not an HTTP response (garbage bytes)",
+        "ConnectionLost": "connection closed before a complete response",
         "DownloadFailedError": "connection failed",
     }
     for key, words in table.items():
