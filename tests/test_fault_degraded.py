@@ -100,8 +100,12 @@ def test_closed_from_the_first_round(wpwatch: WPWatch) -> None:
     bad.rest_mode = "disabled"
     with FaultServer(good) as good_srv, FaultServer(bad) as bad_srv:
         pair = Pair(wpwatch, good, good_srv, bad, bad_srv)
-        pair.crawl(fresh=False)  # degraded baseline: no changes
+        proc = pair.crawl(fresh=False)  # degraded baseline: no changes
         assert pair.last_round(bad_srv.url)["outcome"] == "degraded"
+        # a closed REST API is an error the user can act on: exit 1, one line naming it
+        assert proc.returncode == 1
+        (line,) = [x for x in proc.stderr.splitlines() if x.startswith("wpwatch: ")]
+        assert bad_srv.url in line and "REST API is closed" in line
         assert pair.changes(bad_srv.url) == []
         victim = bad.ids("post", "publish")[0]
         bad.delete(victim)

@@ -133,7 +133,7 @@ def crawl(
         for raw in site_urls:
             site = conf.site(raw)
             if site is not None:
-                specs.append(SiteSpec(url=site.url, name=site.name, types=site.types))
+                specs.append(site.spec())
                 continue
             try:
                 specs.append(SiteSpec(url=normalize_site_url(raw)))
@@ -143,7 +143,7 @@ def crawl(
         conf = obj.config(must_exist=True)
         if not conf.sites:
             fail(f"no sites in {conf.path}: add one with `wpwatch sites add URL`")
-        specs = [SiteSpec(url=s.url, name=s.name, types=s.types) for s in conf.sites]
+        specs = [s.spec() for s in conf.sites]
 
     archive = obj.archive
     archive.mark_stale_rounds_interrupted()
@@ -161,7 +161,9 @@ def crawl(
         lambda: run_rounds(archive, specs, full=full, concurrency=concurrency, on_done=report),
         verbose=obj.verbose,
     )
-    failed = [r for r in results if r["outcome"] == "failed"]
+    # A degraded site (REST API closed, watched through its feed) is still an error
+    # a user can act on: exit non-zero with the reason, as for a failed one.
+    failed = [r for r in results if r["outcome"] in ("failed", "degraded")]
     for r in failed:
         click.echo(f"wpwatch: {r['site']}: {r['error']}", err=True)
     if len(specs) > 1:
@@ -362,6 +364,9 @@ def status(obj: Ctx, as_json: bool) -> None:
                 },
                 "next_due": (schedule.get(url) or {}).get("next_due") if sc else None,
                 "degraded": in_a_row >= 3 or closed,
+                "degraded_reason": (rnd["error"] if closed else None)
+                if rnd
+                else None,
                 "errors_in_a_row": in_a_row,
                 "last_interrupted": archive.last_round_with(site_row["id"], "interrupted")
                 if site_row

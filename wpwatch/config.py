@@ -20,6 +20,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SITE_KEYS = {
     "name", "url", "interval", "full_interval", "types", "active_hours", "round_timeout", "ignore",
+    "allow_other_host",
 }
 DEFAULT_KEYS = {
     "interval", "full_interval", "active_hours", "round_timeout", "grace", "concurrency",
@@ -76,7 +77,15 @@ class SiteConfig:
     types: tuple[str, ...] = ()
     active_hours: tuple[int, int] | None = None  # minutes after midnight, local time
     round_timeout: float | None = None
+    allow_other_host: bool = False  # follow API links/redirects to another host
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def spec(self) -> Any:
+        """This site as the crawler's unit of work."""
+        from crawler.runner import SiteSpec
+
+        settings = {"WPWATCH_ALLOW_OTHER_HOST": True} if self.allow_other_host else {}
+        return SiteSpec(url=self.url, name=self.name, types=self.types, settings=settings)
 
     @property
     def budget(self) -> float:
@@ -185,6 +194,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                     if "round_timeout" in defaults
                     else None
                 ),
+                allow_other_host=bool(raw.get("allow_other_host", False)),
                 extra={k: v for k, v in raw.items() if k in ("ignore",)},
             )
         )

@@ -34,7 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from archive import Archive
 from archive.store import db_url
-from crawler.runner import RoundRunner, SiteSpec, quiet_scrapy_logs
+from crawler.runner import RoundRunner, quiet_scrapy_logs
 from wpwatch import config as cfg
 from wpwatch.exceptions import WPWatchError
 from wpwatch.summary import summary_line
@@ -274,12 +274,14 @@ class Daemon:
             async with lock, self.sem:
                 if self.stopping:
                     return
-                spec = SiteSpec(url=site.url, name=site.name, types=site.types)
+                spec = site.spec()
                 record = await self.runner.run_site(spec, full=full, budget=site.budget)
                 await self.timestamp(record)
                 line = summary_line(site.name + (" (full)" if full else ""), record)
                 if record["outcome"] in ("ok", "interrupted"):
                     logger.info("%s", line)
+                elif record["outcome"] in ("degraded", "errors"):
+                    logger.warning("%s", line)
                 else:
                     logger.error("%s%s", line, f": {record['error']}" if record.get("error") else "")
         except Exception:  # never let one site's failure reach the scheduler
