@@ -183,6 +183,28 @@ class SMTPServer:
         self.stop()
 
 
+def email_alert_toml(smtp: SMTPServer, ca_file: Path | str, name: str = "desk-email") -> str:
+    """A [[alerts]] email table for this server: STARTTLS, login from the environment.
+
+    The secrets are `env:` references (WPWATCH_TEST_SMTP_USER / _PASSWORD), as
+    users are told to configure them.
+    """
+    return f"""
+[[alerts]]
+name = "{name}"
+channel = "email"
+to = ["desk@example.org"]
+from = "wpwatch@example.org"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp.port}
+security = "starttls"
+ca_file = "{ca_file}"
+username = "env:WPWATCH_TEST_SMTP_USER"
+password = "env:WPWATCH_TEST_SMTP_PASSWORD"
+timeout = "5s"
+"""
+
+
 @pytest.fixture(scope="session")
 def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> Cert:
     return make_cert(tmp_path_factory.mktemp("tls"))

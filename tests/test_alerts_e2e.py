@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import WPWatch
 from tests.faultserver import FaultServer
-from tests.smtpserver import SMTPServer
+from tests.smtpserver import SMTPServer, email_alert_toml
 from tests.webhookserver import WebhookServer
 from wpwatch.demo.server import DemoSite
 
@@ -45,21 +45,8 @@ def write_config(wpwatch: WPWatch, url: str, smtp: SMTPServer, ca_file: str,
 [[sites]]
 name = "ministry"
 url = "{url}"
-
-[[alerts]]
-name = "desk-email"
-channel = "email"
-to = ["desk@example.org"]
-from = "wpwatch@example.org"
-smtp_host = "127.0.0.1"
-smtp_port = {smtp.port}
-security = "starttls"
-ca_file = "{ca_file}"
-username = "env:WPWATCH_TEST_SMTP_USER"
-password = "env:WPWATCH_TEST_SMTP_PASSWORD"
-timeout = "5s"
-{extra}
 """
+    text += email_alert_toml(smtp, ca_file) + extra + "\n"
     if webhook is not None:
         text += """
 [[alerts]]

@@ -29,7 +29,7 @@ from archive import Archive
 from archive import schema as s
 from tests.conftest import WPWatch
 from tests.faultserver import FaultServer
-from tests.smtpserver import SMTPServer
+from tests.smtpserver import SMTPServer, email_alert_toml
 from tests.test_daemon import assert_consistent
 from tests.test_fault_matrix import fast_settings  # noqa: F401 (fixture)
 from wpwatch.demo.server import DemoSite
@@ -58,18 +58,7 @@ def test_kill_9_at_random_points_loses_and_doubles_nothing(
 name = "killable"
 url = "{srv.url}"
 
-[[alerts]]
-name = "desk-email"
-channel = "email"
-to = ["desk@example.org"]
-from = "wpwatch@example.org"
-smtp_host = "127.0.0.1"
-smtp_port = {smtp_server.port}
-security = "starttls"
-ca_file = "{tls_cert.cert}"
-username = "env:WPWATCH_TEST_SMTP_USER"
-password = "env:WPWATCH_TEST_SMTP_PASSWORD"
-timeout = "5s"
+{email_alert_toml(smtp_server, tls_cert.cert)}
 """)
         wpwatch.run("crawl")  # the baseline
         expected: list[tuple[int, str]] = []

@@ -19,7 +19,7 @@ from archive import Archive
 from archive import schema as s
 from tests.conftest import WPWatch
 from tests.faultserver import FaultServer
-from tests.smtpserver import SMTPServer
+from tests.smtpserver import SMTPServer, email_alert_toml
 from tests.test_fault_matrix import fast_settings, make_site  # noqa: F401 (fixture)
 from tests.webhookserver import WebhookServer
 
@@ -44,18 +44,7 @@ def test_no_secret_in_any_output(wpwatch: WPWatch, smtp_server: SMTPServer,
 name = "secretive"
 url = "{srv.url}"
 
-[[alerts]]
-name = "desk-email"
-channel = "email"
-to = ["desk@example.org"]
-from = "wpwatch@example.org"
-smtp_host = "127.0.0.1"
-smtp_port = {smtp_server.port}
-security = "starttls"
-ca_file = "{tls_cert.cert}"
-username = "env:WPWATCH_TEST_SMTP_USER"
-password = "env:WPWATCH_TEST_SMTP_PASSWORD"
-timeout = "5s"
+{email_alert_toml(smtp_server, tls_cert.cert)}
 
 [[alerts]]
 name = "desk-slack"
