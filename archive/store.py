@@ -393,8 +393,7 @@ class Archive:
         now = utcnow()
         with self.engine.begin() as conn:
             chain = ChainWriter(conn, site_id, now)
-            response_id: int | None = None
-            evidence: ResponseEvidence | None = None
+            stored: tuple[int, ResponseEvidence] | None = None
             for rec in records:
                 row = conn.execute(
                     select(p.id, p.state, p.current_version_id).where(
@@ -430,8 +429,8 @@ class Archive:
                         out.changes.append((cid, "restored"))
                     continue
 
-                if response_id is None or evidence is None:
-                    response_id, evidence = self._store_response(conn, site_id, response)
+                if stored is None:
+                    stored = self._store_response(conn, site_id, response)
                 if row is None:
                     post_id = int(
                         conn.execute(
@@ -446,27 +445,8 @@ class Archive:
                     )
                 else:
                     post_id = row.id
-                version_id = int(
-                    conn.execute(
-                        insert(s.versions).values(
-                            post_id=post_id,
-                            response_id=response_id,
-                            item_index=rec.item_index,
-                            content_hash=rec.content_hash,
-                            normalized=_pack(rec.normalized),
-                            modified_gmt=rec.modified_gmt,
-                            revision_count=rec.revision_count,
-                            fetched_at=response.fetched_at,
-                        )
-                    ).inserted_primary_key[0]
-                )
+                version_id = self._insert_version(chain, post_id, type_, rec, response, stored)
                 out.versions += 1
-                chain.append("version", version_id, version_record(
-                    site=chain.site_url, type_=type_, wp_id=rec.wp_id,
-                    fetched_at=response.fetched_at, item_index=rec.item_index,
-                    content_hash=rec.content_hash, modified_gmt=rec.modified_gmt,
-                    revision_count=rec.revision_count, response=evidence,
-                ))
                 conn.execute(
                     update(s.posts)
                     .where(p.id == post_id)
@@ -658,7 +638,7 @@ class Archive:
                     modified_gmt=rec.modified_gmt, date_gmt=rec.date_gmt, link=rec.link,
                     title=rec.title, first_seen=now, last_seen=now,
                 )).inserted_primary_key[0])
-                version_id = self._fallback_version(chain, post_id, type_, rec, response, stored)
+                version_id = self._insert_version(chain, post_id, type_, rec, response, stored)
                 out.versions += 1
                 conn.execute(update(s.posts).where(p.id == post_id)
                              .values(current_version_id=version_id))
@@ -705,7 +685,7 @@ class Archive:
                     continue  # a REST version already: record_posts' business
                 if stored is None:
                     stored = self._store_response(conn, site_id, response)
-                version_id = self._fallback_version(chain, row.id, type_, rec, response, stored)
+                version_id = self._insert_version(chain, row.id, type_, rec, response, stored)
                 out.versions += 1
                 conn.execute(update(s.posts).where(p.id == row.id).values(
                     current_version_id=version_id, modified_gmt=rec.modified_gmt,
@@ -721,7 +701,7 @@ class Archive:
                     out.changes.append((cid, kind))
         return out
 
-    def _fallback_version(
+    def _insert_version(
         self,
         chain: ChainWriter,
         post_id: int,
