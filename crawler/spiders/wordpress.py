@@ -42,11 +42,10 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
-from archive import Archive, KnownPost, RawResponse, TypeState, utcnow
+from archive import Archive, RawResponse, TypeState, utcnow
 from crawler import fallback, wpapi
 from crawler.items import FallbackFetched, PostGone, PostsFetched
 
@@ -233,8 +232,8 @@ class WordPressSpider(scrapy.Spider):
             raise RestClosed(closed_html)
         raise NotWordPress(
             "not a WordPress site with a public REST API "
-            f"(no api.w.org link on the home page; /wp-json/ and ?rest_route=/ "
-            f"did not answer as WordPress)"
+            "(no api.w.org link on the home page; /wp-json/ and ?rest_route=/ "
+            "did not answer as WordPress)"
         )
 
     async def fetch_types(self, root: str, *, quiet: bool) -> list[wpapi.ContentType] | None:
@@ -623,17 +622,24 @@ class WordPressSpider(scrapy.Spider):
         self.report.degraded = f"REST API is closed ({reason}): watching the RSS feed and sitemap"
         self.report.errors += problems
 
+    async def _fetch_fallback(self, what: str, url: str, problems: list[str]) -> Response | None:
+        """A feed or sitemap answering 200, or None with the reason added to `problems`."""
+        try:
+            resp = await self.fetch(url)
+        except RoundError as exc:
+            problems.append(f"{what}: {exc}")
+            return None
+        if resp.status != 200:
+            problems.append(f"{what} {url} answered {_status_words(resp.status)}")
+            return None
+        return resp
+
     async def _read_feed(
         self, problems: list[str]
     ) -> tuple[Response, list[fallback.FeedItem]] | None:
         for url in fallback.feed_urls(self.site_url):
-            try:
-                resp = await self.fetch(url)
-            except RoundError as exc:
-                problems.append(f"feed: {exc}")
-                continue
-            if resp.status != 200:
-                problems.append(f"feed {url} answered {_status_words(resp.status)}")
+            resp = await self._fetch_fallback("feed", url, problems)
+            if resp is None:
                 continue
             try:
                 return resp, fallback.parse_feed(resp.body)
@@ -647,13 +653,8 @@ class WordPressSpider(scrapy.Spider):
         """(type slug, URL) of every post the core sitemaps list, or None if unreadable."""
         host = urlsplit(self.site_url).hostname
         for url in fallback.sitemap_urls(self.site_url):
-            try:
-                resp = await self.fetch(url)
-            except RoundError as exc:
-                problems.append(f"sitemap: {exc}")
-                continue
-            if resp.status != 200:
-                problems.append(f"sitemap {url} answered {_status_words(resp.status)}")
+            resp = await self._fetch_fallback("sitemap", url, problems)
+            if resp is None:
                 continue
             try:
                 subs, urls = fallback.parse_sitemap(resp.body)
