@@ -32,7 +32,7 @@ import requests
 
 from alerts.exceptions import ConfigError, DeliveryError
 from alerts.message import Message, clean, html_body, slack_payload, subject, text_body
-from wpwatch.config import parse_duration, resolve_env
+from wpwatch.values import parse_duration, resolve_env
 
 
 class _HideRequestPaths(logging.Filter):

@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 
-from alerts.outbox import iso
 from archive import Archive
 from archive import schema as s
+from wpwatch.values import iso_utc
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def due_groups(
     immediate: one message per change; round: one per channel and round, once
     the round has ended; daily: one per channel and digest time.
     """
-    now_s = iso(now or datetime.now(UTC))
+    now_s = iso_utc(now or datetime.now(UTC))
     a, r = s.alerts.c, s.rounds.c
     q = (
         select(a.id, a.channel, a.digest, a.change_id, a.round_id, a.due_at, a.keywords,
@@ -158,7 +158,7 @@ def _mark_sent(archive: Archive, group: Group, now: datetime) -> None:
         conn.execute(
             update(s.alerts)
             .where(a.id.in_(group.alert_ids))
-            .values(status="sent", sent_at=iso(now), attempts=a.attempts + 1, last_error=None)
+            .values(status="sent", sent_at=iso_utc(now), attempts=a.attempts + 1, last_error=None)
         )
 
 
@@ -173,5 +173,5 @@ def _retry(archive: Archive, group: Group, now: datetime, error: str,
             update(s.alerts)
             .where(and_(a.id.in_(group.alert_ids), a.status == "pending"))
             .values(attempts=a.attempts + 1, last_error=error[:500],
-                    next_attempt_at=iso(now + timedelta(seconds=delay)))
+                    next_attempt_at=iso_utc(now + timedelta(seconds=delay)))
         )

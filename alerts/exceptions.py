@@ -10,26 +10,6 @@ Apprise URL): it is safe to log, store in the outbox and show in ``wpwatch statu
 
 from __future__ import annotations
 
-from wpwatch.exceptions import ConfigError, WPWatchError
+from wpwatch.exceptions import AlertError, ConfigError, DeliveryError
 
 __all__ = ["AlertError", "ConfigError", "DeliveryError"]
-
-
-class AlertError(WPWatchError):
-    """Base of the errors raised while sending alerts."""
-
-
-class DeliveryError(AlertError):
-    """A send failed. ``retry_after``: seconds the service asked us to wait (HTTP 429).
-
-    ``permanent`` is a hint that retrying without changing the config will not help (login
-    refused, certificate not trusted, webhook gone); the outbox may still retry it.
-    """
-
-    def __init__(
-        self, reason: str, *, retry_after: float | None = None, permanent: bool = False
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.permanent = permanent

@@ -26,8 +26,8 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, StrictUndefined
 
 from diffs.render import one_line, when
+from wpwatch.values import DIGEST_MODES
 
-DIGESTS = ("immediate", "round", "daily")
 MAX_PHRASES = 5  # removed/added phrases shown per change
 PHRASE_CHARS = 200  # each at most
 SUMMARY_CHARS = 1000
@@ -74,8 +74,8 @@ class Message:
     test: bool = False  # `wpwatch alerts test CHANNEL`
 
     def __post_init__(self) -> None:
-        if self.digest not in DIGESTS:
-            raise ValueError(f"digest must be one of {', '.join(DIGESTS)}, not {self.digest!r}")
+        if self.digest not in DIGEST_MODES:
+            raise ValueError(f"digest must be one of {', '.join(DIGEST_MODES)}, not {self.digest!r}")
 
 
 # -- site text -----------------------------------------------------------------------------------

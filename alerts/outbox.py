@@ -18,10 +18,7 @@ from sqlalchemy.engine import Connection
 
 from alerts.rules import Route, keyword_hits
 from archive import schema as s
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+from wpwatch.values import iso_utc
 
 
 class Outbox:
@@ -49,10 +46,10 @@ class Outbox:
                     round_id=event.round_id,
                     digest=route.digest,
                     keywords=json.dumps(list(hits)),
-                    due_at=iso(route.due(now)),
+                    due_at=iso_utc(route.due(now)),
                     status="pending",
                     attempts=0,
-                    next_attempt_at=iso(now),
-                    created_at=iso(now),
+                    next_attempt_at=iso_utc(now),
+                    created_at=iso_utc(now),
                 )
             )

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from wpwatch.exceptions import ConfigError
+from wpwatch.values import DIGEST_MODES, KINDS
 
-KINDS = ("new", "edited", "unpublished", "deleted", "restored")
-DIGESTS = ("immediate", "round", "daily")
 ROUTING_KEYS = {"name", "channel", "sites", "kinds", "keywords", "digest", "digest_at"}
 
 
@@ -55,8 +54,8 @@ def route_from_config(entry: Mapping[str, Any]) -> Route:
     if bad:
         raise ConfigError(f"{where}.kinds: unknown {', '.join(sorted(bad))}; use {', '.join(KINDS)}")
     digest = str(entry.get("digest", "immediate"))
-    if digest not in DIGESTS:
-        raise ConfigError(f"{where}.digest must be one of {', '.join(DIGESTS)}, not {digest!r}")
+    if digest not in DIGEST_MODES:
+        raise ConfigError(f"{where}.digest must be one of {', '.join(DIGEST_MODES)}, not {digest!r}")
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(entry.get("digest_at", "08:00")))
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
         raise ConfigError(f"{where}.digest_at must look like \"08:00\"")

@@ -30,14 +30,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from archive import schema as s
+from wpwatch.values import canonical_json
 
 CHAIN_FORMAT = "wpwatch-chain/1"
 GENESIS = "0" * 64
-
-
-def canonical_json(obj: Any) -> bytes:
-    """The one serialization that gets hashed: sorted keys, no spaces, UTF-8."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def sha256_hex(data: bytes) -> str:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
+from wpwatch.exceptions import ArchiveError, ExportError, TimestampError
 
-class ArchiveError(Exception):
-    """The archive cannot be opened or used (bad URL, newer schema, I/O)."""
+__all__ = ["ArchiveError", "ExportError", "TimestampError"]

@@ -51,14 +51,11 @@ from warcio.warcwriter import WARCWriter
 
 from archive import schema as s
 from archive.chain import chain_head, snapshot
-from archive.exceptions import ArchiveError
 from archive.store import Archive, _unpack
+from wpwatch.about import VERSION
+from wpwatch.exceptions import ExportError
 
 FORMATS = ("warc", "jsonl")
-
-
-class ExportError(ArchiveError):
-    """The export cannot be made (unknown site, bytes that fail their hash)."""
 
 
 @dataclass
@@ -219,12 +216,10 @@ def _write_warc(
     *,
     gzip: bool,
 ) -> None:
-    from wpwatch import __version__
-
     writer = _Writer(fh, gzip=gzip, warc_version="1.1")
     head = chain_head(conn, site["id"])
     info = {
-        "software": f"wpwatch/{__version__}",
+        "software": f"wpwatch/{VERSION}",
         "format": "WARC File Format 1.1",
         "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
         "description": f"wpwatch archive of {site['url']}: every stored version and change",

@@ -15,7 +15,6 @@ import json
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +46,9 @@ from archive.chain import (
 )
 from archive.chain import chain_head as _chain_head
 from archive.exceptions import ArchiveError
+from wpwatch.values import KINDS, canonical_json, utcnow
 
 SCHEMA_VERSION = 5
-KINDS = ("new", "edited", "unpublished", "deleted", "restored")
 
 # 5: degraded mode (REST API closed). Every post URL the RSS feed or the core
 # sitemaps showed, so that only URLs that appear later are looked at as new.
@@ -67,11 +66,6 @@ fallback_seen = Table(
 #: Fields a version made from the feed or a post's page shares with a REST version,
 #: by ``normalized["source"]``: only these are compared when REST opens again.
 FALLBACK_FIELDS = {"feed": ("title", "link", "date_gmt"), "page": ("link",)}
-
-
-def utcnow() -> str:
-    """Now, ISO 8601 UTC with a Z, millisecond precision (sorts as text)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def db_url(path_or_url: str) -> str:
@@ -150,9 +144,7 @@ class Outcome:
 
 
 def _pack(obj: Any) -> bytes:
-    return zlib.compress(
-        json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode(), 6
-    )
+    return zlib.compress(canonical_json(obj), 6)
 
 
 def _unpack(blob: bytes) -> Any:

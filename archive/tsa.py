@@ -36,14 +36,11 @@ from sqlalchemy import insert, select
 
 from archive import schema as s
 from archive.chain import CHAIN_FORMAT, canonical_json, chain_head, sha256_hex
-from archive.exceptions import ArchiveError
 from archive.store import Archive, utcnow
+from wpwatch.exceptions import TimestampError
+from wpwatch.values import iso_utc
 
 logger = logging.getLogger(__name__)
-
-
-class TimestampError(ArchiveError):
-    """The timestamp authority could not be reached or gave no usable token."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,7 @@ def request_token(
     if info.message_imprint.message != sha256_bytes(message) or info.nonce != req.nonce:
         raise TimestampError(f"timestamp authority {tsa_url} stamped something else")
     gen = info.gen_time.astimezone(UTC) if info.gen_time.tzinfo else info.gen_time.replace(tzinfo=UTC)
-    return resp.content, gen.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return resp.content, iso_utc(gen)
 
 
 def decode_token(token: bytes) -> TimeStampResponse:

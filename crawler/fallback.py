@@ -32,12 +32,9 @@ from lxml import etree
 from archive import PostRecord
 from crawler import wpapi
 from diffs.normalize import content_hash, normalize
+from wpwatch.exceptions import FallbackError
 
 MAX_XML = 16 * 1024 * 1024  # bytes of one feed or sitemap that we parse at most
-
-
-class FallbackError(Exception):
-    """A feed, sitemap or page that cannot be read; the message is for the user."""
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from wpwatch import __version__
+from wpwatch.about import USER_AGENT  # noqa: F401  (a Scrapy setting)
 
 BOT_NAME = "wpwatch"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
-
-USER_AGENT = f"wpwatch/{__version__} (+https://github.com/wpwatch/wpwatch; WordPress change monitor)"
 
 # Politeness: robots.txt, AutoThrottle, one site at a time from each spider.
 ROBOTSTXT_OBEY = True

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+from wpwatch.exceptions import WPApiError
+
 API_REL = "https://api.w.org/"
 
 # Types every WordPress lists in /wp/v2/types that are not reader content (facts §2).
@@ -34,10 +36,6 @@ INTERNAL_TYPES = frozenset(
 WP_DATE = "%Y-%m-%dT%H:%M:%S"
 
 
-class WPApiError(Exception):
-    """A response that is not what a WordPress REST API answers."""
-
-
 @dataclass(frozen=True)
 class ContentType:
     slug: str  # "post"
@@ -48,20 +46,6 @@ class ContentType:
     def route(self) -> str:
         return f"{self.namespace}/{self.rest_base}"
 
-
-def normalize_site_url(url: str) -> str:
-    """A canonical form for a site URL: scheme and host lower-case, no trailing slash.
-
-    The path is kept (subdirectory installs such as https://x.org/en).
-    """
-    url = url.strip()
-    if "://" not in url:
-        url = "https://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    path = parts.path.rstrip("/")
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
 
 
 def home_url(site_url: str) -> str:

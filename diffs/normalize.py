@@ -9,12 +9,12 @@ normalized forms are the same version; ``content_hash()`` is the key to store th
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from diffs import htmltext
+from wpwatch.values import canonical_json
 
 #: Bump when the normalized form changes, so that stored hashes are compared like with like.
 SCHEMA_VERSION = 1
@@ -86,8 +86,7 @@ def taxonomy_keys(post: Mapping[str, Any]) -> set[str]:
 
 def content_hash(normalized: Mapping[str, Any]) -> str:
     """SHA-256 hex of the canonical JSON of a normalized post (key order does not matter)."""
-    canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(canonical_json(normalized)).hexdigest()
 
 
 def revision_count(post: Mapping[str, Any]) -> int | None:

@@ -25,7 +25,6 @@ from diffs.compare import TERMS_PREFIX, changed_fields
 from diffs.normalize import content_hash, normalize
 from diffs.text import BlockDiff, Segment, count_words, diff_blocks, diff_words
 
-KINDS = ("new", "edited", "unpublished", "deleted", "restored")
 GONE = ("unpublished", "deleted")
 
 FIELD_LABELS = {

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from diffs.render import environment, page, render_html
-from diffs.report import KINDS, Report
+from diffs.report import Report
+from wpwatch.values import KINDS
 
 
 @dataclass(frozen=True)

@@ -10,23 +10,24 @@ from click.testing import CliRunner
 from wpwatch import config as cfg
 from wpwatch.cli import cli
 from wpwatch.exceptions import ConfigError
+from wpwatch.values import parse_duration, resolve_env
 
 
 def test_durations() -> None:
-    assert cfg.parse_duration("90s") == 90
-    assert cfg.parse_duration("15m") == 900
-    assert cfg.parse_duration("2h") == 7200
-    assert cfg.parse_duration("1d") == 86400
+    assert parse_duration("90s") == 90
+    assert parse_duration("15m") == 900
+    assert parse_duration("2h") == 7200
+    assert parse_duration("1d") == 86400
     with pytest.raises(ConfigError, match="bad interval"):
-        cfg.parse_duration("soon", "interval")
+        parse_duration("soon", "interval")
 
 
 def test_env_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WPW_TEST_SECRET", "s3cret")
-    assert cfg.resolve_env("env:WPW_TEST_SECRET", "alerts.x.password") == "s3cret"
+    assert resolve_env("env:WPW_TEST_SECRET", "alerts.x.password") == "s3cret"
     monkeypatch.delenv("WPW_TEST_SECRET")
     with pytest.raises(ConfigError, match="WPW_TEST_SECRET"):
-        cfg.resolve_env("env:WPW_TEST_SECRET", "alerts.x.password")
+        resolve_env("env:WPW_TEST_SECRET", "alerts.x.password")
 
 
 def test_parse_sites_with_defaults() -> None:

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from archive import Archive, PostRecord, RawResponse, schema
-from archive.store import SCHEMA_VERSION
 from archive import revisions as revisions_module
 from archive.chain import GENESIS, canonical_json, link_hash, sha256_hex
+from archive.store import SCHEMA_VERSION
 from diffs.normalize import content_hash
 from tests.conftest import WPWatch
 from wpwatch.demo.server import DemoServer, apply_demo_changes, load_demo_site

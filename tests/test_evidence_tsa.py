@@ -9,8 +9,8 @@ still in the chain, which catches records removed from the end of a chain.
 from __future__ import annotations
 
 import shutil
-import sys
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import WPWatch
-from tests.test_evidence import DemoArchive, copy_archive, shared_demo_archive, sql, verify
+from tests.test_evidence import sql, verify
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 

@@ -19,7 +19,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from tests.conftest import WPWatch
-from tests.test_evidence import DemoArchive, copy_archive, shared_demo_archive, sql
+from tests.test_evidence import DemoArchive, sql
 
 
 def tool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

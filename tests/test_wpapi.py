@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 
 from crawler import wpapi
+from wpwatch.exceptions import BadURL
+from wpwatch.values import normalize_site_url
 
 
 def test_link_header_names_the_api_root() -> None:
@@ -113,17 +116,33 @@ def test_bom_is_tolerated() -> None:
     ("raw", "norm"),
     [
         ("https://Example.ORG/en/", "https://example.org/en"),
-        ("example.org", "https://example.org"),
-        ("http://127.0.0.1:8089", "http://127.0.0.1:8089"),
+        ("https://example.org/en", "https://example.org/en"),
+        ("  http://127.0.0.1:8089 ", "http://127.0.0.1:8089"),
+        ("https://example.org/en/#top", "https://example.org/en"),
+        ("http://example.org/?rest_route=/", "http://example.org"),
     ],
 )
 def test_site_url_normalization(raw: str, norm: str) -> None:
-    assert wpapi.normalize_site_url(raw) == norm
+    assert normalize_site_url(raw) == norm
 
 
-def test_bad_site_url() -> None:
-    with pytest.raises(ValueError):
-        wpapi.normalize_site_url("ftp://x.org")
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ("ftp://x.org", "only http:// and https://"),
+        ("127.0.0.1:8080/en", "add http:// or https://"),
+        ("example.org", "add http:// or https://"),
+        ("https://not a url", "contains a space"),
+        ("https://x.org:99999", "port"),
+        ("https://x.org/?p=12", "without a query string"),
+        ("https://", "no host"),
+    ],
+)
+def test_bad_site_url_says_why_in_one_line(raw: str, says: str) -> None:
+    with pytest.raises(BadURL, match=re.escape(says)) as err:
+        normalize_site_url(raw)
+    assert "\n" not in str(err.value)
+    assert isinstance(err.value, ValueError)
 
 
 @pytest.mark.parametrize(

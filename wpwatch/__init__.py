@@ -1,3 +1,5 @@
 """wpwatch: watch WordPress sites through their REST API, keep every version."""
 
-__version__ = "0.1.0"
+from wpwatch.about import VERSION as __version__
+
+__all__ = ["__version__"]

@@ -13,12 +13,11 @@ from typing import Any
 import click
 
 from archive import Archive, ArchiveError
-from crawler.wpapi import normalize_site_url
 from wpwatch import __version__
 from wpwatch import config as cfg
 from wpwatch.exceptions import WPWatchError
-from wpwatch.summary import KIND_ORDER, summary_line
-from wpwatch.timeutil import since_to_iso
+from wpwatch.summary import summary_line
+from wpwatch.values import KINDS, normalize_site_url, since_to_iso
 
 
 class UserError(click.ClickException):
@@ -244,7 +243,7 @@ def _human(seconds: float) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array (the stable contract).")
 @click.option("--since", help='Only changes detected since: "7d", "12h" or a date.')
 @click.option("--site", help="Only this site (URL or name).")
-@click.option("--kind", type=click.Choice(KIND_ORDER), help="Only this kind of change.")
+@click.option("--kind", type=click.Choice(KINDS), help="Only this kind of change.")
 @pass_ctx
 def changes(obj: Ctx, as_json: bool, since: str | None, site: str | None, kind: str | None) -> None:
     """List detected changes, oldest first.

@@ -14,9 +14,8 @@ import click
 
 from archive.export import FORMATS, export_site
 from archive.verify import SiteReport, verify_archive
-from crawler.wpapi import normalize_site_url
 from wpwatch.cli import Ctx, cli, fail
-from wpwatch.timeutil import since_to_iso
+from wpwatch.values import normalize_site_url, since_to_iso
 
 SHOWN_PROBLEMS = 20
 

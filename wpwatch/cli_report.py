@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING
 import click
 
 from archive import queries, utcnow
-from crawler.wpapi import normalize_site_url
 from diffs.report import change_report
 from wpwatch.cli import Ctx, cli, fail
-from wpwatch.timeutil import since_to_iso
+from wpwatch.values import normalize_site_url, since_to_iso
 
 if TYPE_CHECKING:
     pass

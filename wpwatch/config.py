@@ -11,13 +11,11 @@ from typing import Any
 
 import tomlkit
 
-from crawler.wpapi import normalize_site_url
 from wpwatch.exceptions import ConfigError
+from wpwatch.values import normalize_site_url, parse_duration
 
 DEFAULT_INTERVAL = 15 * 60
 DEFAULT_FULL_INTERVAL = 24 * 3600
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SITE_KEYS = {
     "name", "url", "interval", "full_interval", "types", "active_hours", "round_timeout", "ignore",
     "allow_other_host",
@@ -27,19 +25,6 @@ DEFAULT_KEYS = {
     "report_url", "tsa_url",
 }
 
-
-def parse_duration(value: Any, what: str = "duration") -> float:
-    """'90s', '15m', '2h', '1d' (or a number of seconds) → seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ConfigError(f"bad {what} {value!r}: use e.g. \"90s\", \"15m\", \"2h\", \"1d\"")
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds <= 0:
-        raise ConfigError(f"bad {what} {value!r}: must be positive")
-    return seconds
 
 
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -57,15 +42,6 @@ def parse_hours(value: Any, what: str) -> tuple[int, int] | None:
         raise ConfigError(f"bad {what} {value!r}: not a time of day")
     return h1 * 60 + m1, h2 * 60 + m2
 
-
-def resolve_env(value: Any, what: str) -> Any:
-    """`"env:NAME"` → the variable's value; a missing one is an error naming it."""
-    if isinstance(value, str) and value.startswith("env:"):
-        name = value[4:]
-        if name not in os.environ:
-            raise ConfigError(f"{what} refers to environment variable {name}, which is not set")
-        return os.environ[name]
-    return value
 
 
 @dataclass

@@ -36,17 +36,14 @@ from archive import Archive
 from archive.store import db_url
 from crawler.runner import RoundRunner, quiet_scrapy_logs
 from wpwatch import config as cfg
-from wpwatch.exceptions import WPWatchError
+from wpwatch.exceptions import AlreadyRunning, WPWatchError
 from wpwatch.summary import summary_line
+from wpwatch.values import iso_utc, parse_duration, resolve_env
 
 logger = logging.getLogger("wpwatch.daemon")
 
 DEFAULT_GRACE = 20.0
 DELIVERY_INTERVAL = 30.0  # seconds between looks at the outbox (and after every round)
-
-
-class AlreadyRunning(WPWatchError):
-    """Another daemon holds the archive's lock."""
 
 
 class ArchiveLock:
@@ -108,7 +105,7 @@ class Daemon:
         self.verbose = verbose
         self.conf = cfg.load(config_path, must_exist=True)
         self.grace = grace if grace is not None else float(
-            cfg.parse_duration(self.conf.defaults.get("grace", DEFAULT_GRACE), "defaults.grace")
+            parse_duration(self.conf.defaults.get("grace", DEFAULT_GRACE), "defaults.grace")
         )
         self.concurrency = int(self.conf.defaults.get("concurrency", 8))
         self.lock = ArchiveLock(db)
@@ -305,7 +302,7 @@ class Daemon:
 
         try:
             stamps = await asyncio.to_thread(
-                stamp_heads, self.archive, str(cfg.resolve_env(tsa_url, "defaults.tsa_url")),
+                stamp_heads, self.archive, str(resolve_env(tsa_url, "defaults.tsa_url")),
                 site_ids=[record["site_id"]],
             )
         except Exception as exc:
@@ -334,4 +331,4 @@ def _iso(job: Any) -> str | None:
     when = getattr(job, "next_run_time", None)
     if when is None:
         return None
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return iso_utc(when)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-KIND_ORDER = ("new", "edited", "unpublished", "deleted", "restored")
+from wpwatch.values import KINDS
 
 
 def summary_line(label: str, rnd: dict[str, Any]) -> str:
     counts = rnd.get("counts") or {}
-    parts = ", ".join(f"{counts.get(k, 0)} {k}" for k in KIND_ORDER)
+    parts = ", ".join(f"{counts.get(k, 0)} {k}" for k in KINDS)
     took = ""
     if rnd.get("started_at") and rnd.get("finished_at"):
         a = datetime.fromisoformat(rnd["started_at"].replace("Z", "+00:00"))

@@ -48,6 +48,8 @@ from scrapy.http import Response
 from archive import Archive, RawResponse, TypeState, utcnow
 from crawler import fallback, wpapi
 from crawler.items import FallbackFetched, PostGone, PostsFetched
+from wpwatch.exceptions import NotWordPress, RestClosed, RoundError, Unreachable
+from wpwatch.values import normalize_site_url
 
 logger = logging.getLogger(__name__)
 progress_log = logging.getLogger("wpwatch.progress")
@@ -55,26 +57,6 @@ progress_log = logging.getLogger("wpwatch.progress")
 PER_PAGE = 100
 MAX_PAGES = 10_000  # a bound on any listing (a million posts), whatever the headers say
 RETRY_STATUSES = {429, 500, 502, 503, 504, 520, 522, 524}
-
-
-class RoundError(Exception):
-    """The round cannot go on for this site; the message is for the user."""
-
-
-class NotWordPress(RoundError):
-    pass
-
-
-class Unreachable(RoundError):
-    pass
-
-
-class RestClosed(RoundError):
-    """The REST API answers that it is closed; `reason` is e.g. "401 rest_cannot_access"."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"the REST API is closed ({reason})")
-        self.reason = reason
 
 
 # The default REST bases of the two core types, for degraded mode on a site
@@ -105,7 +87,7 @@ class WordPressSpider(scrapy.Spider):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.site_url = wpapi.normalize_site_url(site_url)
+        self.site_url = normalize_site_url(site_url)
         self.archive = archive if isinstance(archive, Archive) else Archive(archive or "wpwatch.db")
         self.full = full in (True, "1", "true", "yes")
         self.site_name = site_name
