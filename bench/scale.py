@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scale.py [--sizes 100,1000,10000] [--sites 1000] [--repeat 3]
 
-Serves WordPress-compatible sites (wpwatch/demo/server.py: same REST behaviour
+Serves WordPress-compatible sites (wpwatch/demo/: same REST behaviour
 as the measured real WordPress, checked by tests/test_demo_server.py) on
 loopback addresses, runs the real `wpwatch crawl` in a subprocess, and reads
 requests and bytes from the server's own counters. Prints one Markdown table.
@@ -28,7 +28,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from wpwatch.demo.server import DemoServer, DemoSite  # noqa: E402
+from wpwatch.demo import DemoServer, DemoSite  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 PARAGRAPH = (

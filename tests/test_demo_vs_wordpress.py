@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.wordpress import WordPressStack
-from wpwatch.demo.server import DemoServer, DemoSite
+from wpwatch.demo import DemoServer, DemoSite
 
 pytestmark = [pytest.mark.wordpress, pytest.mark.slow]
 

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from wpwatch.demo.server import DemoServer, apply_demo_changes, load_demo_site
+from wpwatch.demo import DemoServer, apply_demo_changes, load_demo_site
 
 
 def run_demo(
