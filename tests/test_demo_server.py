@@ -1,4 +1,6 @@
-"""The demo WordPress server answers like the measured WordPress 6.1 (wordpress-facts.md).
+"""The demo WordPress server answers like the measured WordPress 6.1.
+
+The same requests against the real WordPress are in tests/test_demo_vs_wordpress.py.
 
 Every test talks HTTP with ``requests`` to a real ``DemoServer`` on 127.0.0.1;
 time moves only through a ``ManualClock``, so nothing sleeps.
@@ -21,6 +23,8 @@ import requests
 from wpwatch.demo import DemoServer, DemoSite, ManualClock, apply_demo_changes, load_demo_site
 
 FIXTURE = Path(__file__).parent.parent / "wpwatch" / "demo" / "data" / "posts.json"
+# the REST record of post 4546 as iuhrdf.org/en served it; the bundled demo data starts from it
+CAPTURED_4546 = Path(__file__).parent / "fixtures" / "posts" / "iuhrdf-post-4546.json"
 START = "2026-11-27T19:50:00Z"
 
 
@@ -793,8 +797,8 @@ def test_manual_clock_and_future_posts(clock):
 def test_bundled_demo_site_keeps_the_fixture_byte_for_byte(http):
     site = load_demo_site(clock=ManualClock(START))
     raw = json.loads(FIXTURE.read_text(encoding="utf-8"))
-    fixture = Path("/work/shared/fixtures/iuhrdf-post-4546.json")
-    original = raw[0] if not fixture.exists() else json.loads(fixture.read_text())
+    original = json.loads(CAPTURED_4546.read_text(encoding="utf-8"))
+    assert raw[0] == original
     assert len(raw) == 12
     with DemoServer(site):
         got = http.get(site.rest_url("wp/v2/posts/4546")).content.decode()
