@@ -15,7 +15,8 @@ def apply_demo_changes(site: DemoSite) -> list[dict[str, Any]]:
 
     Run it on a site from :func:`load_demo_site` after a first (baseline) crawl.
     Returns one description per change: ``{"kind", "id", "what"}``, where
-    ``kind`` is what wpwatch should report.
+    ``kind`` is what wpwatch should report and ``what`` says in plain words,
+    for the demo's reader, what happened to the post.
     """
     r = _DEMO_ROLES
     with site._lock:
@@ -43,27 +44,31 @@ def apply_demo_changes(site: DemoSite) -> list[dict[str, Any]]:
         {
             "kind": "edited",
             "id": r["edit"],
-            "what": "a statement's demands quietly softened (content edit, modified moves)",
+            "what": 'a statement\'s demands quietly softened: "calls on" became "invites", '
+            'and "act on the findings immediately" became "consider the findings"',
         },
         {
             "kind": "unpublished",
             "id": r["unpublish"],
-            "what": "a press release taken down (now a draft: GET by id answers 401)",
+            "what": "a press release taken down (made a draft): WordPress now refuses it to "
+            "anonymous readers, so wpwatch calls it unpublished",
         },
         {
             "kind": "deleted",
             "id": r["delete"],
-            "what": "a news post deleted for good (GET by id answers 404)",
+            "what": "a news post deleted for good: WordPress now says it does not exist",
         },
-        {"kind": "edited", "id": r["retitle"], "what": "a report retitled"},
+        {"kind": "edited", "id": r["retitle"], "what": "a report given a new title"},
         {
             "kind": "edited",
             "id": r["terms"],
-            "what": "a tag added directly (wp_set_object_terms: modified does not move)",
+            "what": "a tag added the way some plugins and bulk tools do it, without "
+            'updating the post\'s "last modified" time',
         },
         {
             "kind": "new",
             "id": backdated,
-            "what": "a post back-dated by 30 days (modified = date: missed by modified_after)",
+            "what": "a new statement published with a date 30 days in the past, where a "
+            "reader looking at recent posts would not see it",
         },
     ]
