@@ -5,7 +5,7 @@ change; tests and benchmarks use :class:`DemoServer` as a fast stand-in for
 WordPress. It answers the anonymous, read-only part of the REST API the way a
 real WordPress 6.1 does (routes, status codes, error bodies, headers, dates,
 ``_fields``, pagination), plus a home page, ``robots.txt``, an RSS feed and the
-core sitemaps. Only the standard library is used.
+core sitemaps, as docs/wordpress-rest.md describes it. Only the standard library is used.
 
 One module per job:
 

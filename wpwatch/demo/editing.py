@@ -2,7 +2,8 @@
 
 Each method copies what WordPress does to the stored row (``modified``,
 revisions, slugs, scheduled posts), including the changes that do not move
-``modified`` (term changes, cron publishing), which a watcher must still find.
+``modified`` (term changes, cron publishing), which a watcher must still find
+(docs/wordpress-rest.md §7).
 """
 
 from __future__ import annotations

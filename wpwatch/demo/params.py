@@ -1,7 +1,8 @@
 """The query-string side of a REST request, as ``WP_REST_Request`` handles it.
 
 Parameter validation with WordPress's error bodies (:class:`Params`,
-:class:`RestError`), the ``_fields`` filter and the pagination ``Link`` header.
+:class:`RestError`), the ``_fields`` filter and the pagination ``Link`` header
+(docs/wordpress-rest.md §4, §5).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 It answers ``/wp-json/…`` (or ``?rest_route=…``) requests: the API index with
 its routes, ``/wp/v2/types`` and ``/wp/v2/taxonomies``; post and term routes
 come from :mod:`~wpwatch.demo.rest_posts` and :mod:`~wpwatch.demo.rest_terms`.
+Discovery and the index: docs/wordpress-rest.md §2; types and taxonomies: §3.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Listings follow ``WP_REST_Posts_Controller``: strict ``>``/``<`` date filters
 on the site-local columns, ``400`` past the last page, ``include=`` dropping
-non-public ids, ``X-WP-Total`` and ``Link`` headers.
+non-public ids, ``X-WP-Total`` and ``Link`` headers (docs/wordpress-rest.md §4-§6);
+a non-public post is a 401 and a deleted one a 404 (§8).
 """
 
 from __future__ import annotations
