@@ -51,7 +51,8 @@ from warcio.warcwriter import WARCWriter
 
 from archive import schema as s
 from archive.chain import chain_head, snapshot
-from archive.store import Archive, _unpack
+from archive.codec import unpack
+from archive.store import Archive
 from wpwatch.about import VERSION
 from wpwatch.exceptions import ExportError
 
@@ -170,7 +171,7 @@ def _version_json(e: dict[str, Any]) -> dict[str, Any]:
         "content_hash": e["content_hash"],
         "modified_gmt": e["modified_gmt"],
         "revision_count": e["revision_count"],
-        "normalized": _unpack(e["normalized"]),
+        "normalized": unpack(e["normalized"]),
     }
 
 
