@@ -84,7 +84,7 @@ def export_site(
         raise ExportError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     site = archive.find_site(site_url)
     if site is None:
-        raise ExportError(f"no site {site_url} in the archive {archive.url}")
+        raise ExportError(f"no site {site_url} in the archive {archive.label}")
     summary = ExportSummary(out, fmt)
     with archive.engine.connect() as conn, open(out, "wb") as fh:
         snapshot(conn)

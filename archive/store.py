@@ -22,13 +22,14 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from archive import codec, rounds, writes
 from archive import schema as s
 from archive.chain import chain_head as _chain_head
 from archive.exceptions import ArchiveError
 from archive.migrations import SCHEMA_VERSION, migrate
-from archive.opening import db_url, open_engine
+from archive.opening import db_url, locate, open_engine, reason
 from archive.records import (
     ChangeEvent,
     ChangeListener,
@@ -61,21 +62,22 @@ class Archive:
     """Stores sites, responses, versions, changes and rounds; answers questions."""
 
     def __init__(self, path_or_url: str) -> None:
-        url = db_url(path_or_url)
-        self.url = url
+        place = locate(path_or_url)
+        self.url = place.url
+        #: How messages name this archive: its file, or its URL without the password.
+        self.label = place.label
         # Called as listener(conn, ChangeEvent) inside the transaction that stores
         # each change, so what they write (the alert outbox) commits with it.
         self.change_listeners: list[ChangeListener] = []
+        self.engine: Engine = open_engine(place)
         try:
-            self.engine: Engine = open_engine(url)
-        except Exception as exc:  # bad URL, missing driver
-            raise ArchiveError(f"cannot open archive {path_or_url!r}: {exc}") from exc
-        try:
-            migrate(self.engine, f"archive {path_or_url!r}")
+            migrate(self.engine, place.label)
+        except SQLAlchemyError as exc:  # unreachable server, locked or read-only file, ...
+            self.engine.dispose()
+            raise ArchiveError(f"cannot open the archive {place.label}: {reason(exc)}") from exc
         except ArchiveError:
+            self.engine.dispose()
             raise
-        except Exception as exc:
-            raise ArchiveError(f"cannot open archive {path_or_url!r}: {exc}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
