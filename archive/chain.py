@@ -318,7 +318,7 @@ def _ref(hashes: Mapping[int, str], version_id: int | None) -> str | None:
     return hashes.get(version_id, f"missing version {version_id}")
 
 
-def _evidence(row: Mapping[str, Any]) -> ResponseEvidence:
+def _evidence(row: Mapping[Any, Any]) -> ResponseEvidence:
     if row["sha256"] is None:  # the response row is gone: say so in the record
         return ResponseEvidence("", "(missing response)", 0, "", "", 0, "")
     return ResponseEvidence.from_row({**row, "fetched_at": row["r_fetched_at"]})

@@ -51,7 +51,8 @@ from warcio.warcwriter import WARCWriter
 
 from archive import schema as s
 from archive.chain import chain_head, snapshot
-from archive.store import Archive, _unpack
+from archive.codec import unpack
+from archive.store import Archive
 from wpwatch.about import VERSION
 from wpwatch.exceptions import ExportError
 
@@ -83,7 +84,7 @@ def export_site(
         raise ExportError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     site = archive.find_site(site_url)
     if site is None:
-        raise ExportError(f"no site {site_url} in the archive {archive.url}")
+        raise ExportError(f"no site {site_url} in the archive {archive.label}")
     summary = ExportSummary(out, fmt)
     with archive.engine.connect() as conn, open(out, "wb") as fh:
         snapshot(conn)
@@ -170,7 +171,7 @@ def _version_json(e: dict[str, Any]) -> dict[str, Any]:
         "content_hash": e["content_hash"],
         "modified_gmt": e["modified_gmt"],
         "revision_count": e["revision_count"],
-        "normalized": _unpack(e["normalized"]),
+        "normalized": unpack(e["normalized"]),
     }
 
 

@@ -213,3 +213,17 @@ alerts = Table(
     UniqueConstraint("channel", "change_id"),
 )
 Index("ix_alerts_pending", alerts.c.status, alerts.c.next_attempt_at)
+
+# URLs seen by degraded mode (schema 5): every post URL the RSS feed or the core
+# sitemaps showed while the REST API was closed, so that only URLs that appear
+# later are looked at as new.
+fallback_seen = Table(
+    "fallback_seen",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("url_sha256", String(64), nullable=False),  # unique key (URLs can be long)
+    Column("first_seen", String(32), nullable=False),
+    UniqueConstraint("site_id", "url_sha256"),
+)

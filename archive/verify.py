@@ -122,7 +122,7 @@ def verify_archive(
 
 
 def verify_site(
-    conn: Connection, site: Mapping[str, Any], tsa_roots: Sequence[Any] | None = None
+    conn: Connection, site: Mapping[Any, Any], tsa_roots: Sequence[Any] | None = None
 ) -> SiteReport:
     site_id = int(site["id"])
     report = SiteReport(site_id, site["url"], site["name"])

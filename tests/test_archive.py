@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from archive import Archive, PostRecord, RawResponse, utcnow
+from archive.migrations import MIGRATIONS, SCHEMA_VERSION
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def rec(wp_id: int, text: str, modified: str = "2026-01-01T00:00:00") -> PostRecord:
@@ -96,3 +104,107 @@ def test_reopen_keeps_schema(tmp_path: Path) -> None:
     a.site("https://x.org")
     a.close()
     assert Archive(str(tmp_path / "a.db")).find_site("https://x.org") is not None
+
+
+def test_migrations_are_numbered_in_order_up_to_the_schema_version() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(2, SCHEMA_VERSION + 1))
+    assert len({m.name for m in MIGRATIONS}) == len(MIGRATIONS)
+
+
+# -- opening errors, as a user meets them: the real CLI, one line, nothing touched ----------
+def wpwatch_changes(db: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`wpwatch --db DB changes` in a subprocess, as tests/conftest.py's WPWatch runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "wpwatch", "--db", db, "--config", str(cwd / "wpwatch.toml"),
+         "changes"],
+        check=False, capture_output=True, text=True, timeout=120, cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+def refused(db: str, cwd: Path, message: str) -> None:
+    proc = wpwatch_changes(db, cwd)
+    assert proc.returncode != 0
+    assert proc.stderr == f"wpwatch: {message}\n"
+    assert proc.stdout == ""
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_a_directory_is_not_an_archive(tmp_path: Path) -> None:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    refused(str(folder), tmp_path, f"{folder} is a directory, not a wpwatch archive")
+    refused(f"sqlite:///{folder}", tmp_path, f"{folder} is a directory, not a wpwatch archive")
+    assert list(folder.iterdir()) == []
+
+
+def test_a_file_that_is_not_sqlite_keeps_its_bytes(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"meeting notes, not a database\n" * 100)
+    before = listing(tmp_path)
+    refused(str(notes), tmp_path, f"{notes} is not a wpwatch archive (not an SQLite file)")
+    assert listing(tmp_path) == before  # same bytes, and no -wal, -shm or -journal beside it
+
+
+def test_an_sqlite_file_of_another_program_is_left_alone(tmp_path: Path) -> None:
+    other = tmp_path / "places.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE bookmarks (url TEXT)")
+    conn.execute("INSERT INTO bookmarks VALUES ('https://example.org/')")
+    conn.commit()
+    conn.close()
+    before = listing(tmp_path)
+    refused(str(other), tmp_path, f"{other} is not a wpwatch archive (no wpwatch tables)")
+    assert listing(tmp_path) == before  # not switched to WAL, no wpwatch tables added
+
+
+def test_an_archive_from_a_newer_wpwatch_is_refused_unchanged(tmp_path: Path) -> None:
+    db = tmp_path / "future.db"
+    Archive(str(db)).close()
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO schema_version VALUES (?, '2031-01-01T00:00:00Z')",
+                 (SCHEMA_VERSION + 1,))
+    conn.commit()
+    conn.close()
+    before = listing(tmp_path)
+    refused(str(db), tmp_path,
+            f"{db} was written by a newer wpwatch (archive schema {SCHEMA_VERSION + 1}, "
+            f"this wpwatch reads up to {SCHEMA_VERSION}): upgrade wpwatch")
+    assert listing(tmp_path) == before
+
+
+def test_a_new_archive_in_a_missing_directory_names_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir"
+    db = missing / "wpwatch.db"
+    refused(str(db), tmp_path,
+            f"cannot create the archive {db}: the directory {missing} does not exist")
+    assert not missing.exists()
+
+
+def test_postgresql_without_its_driver_says_what_to_install(tmp_path: Path) -> None:
+    if importlib.util.find_spec("psycopg") is not None:
+        pytest.skip("psycopg is installed here: the missing-driver message cannot appear")
+    url = "postgresql://wpwatch:s3cret-pw@127.0.0.1:1/archive"
+    refused(url, tmp_path, "the PostgreSQL driver is not installed: pip install 'psycopg[binary]'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_url_scheme_names_the_supported_ones(tmp_path: Path) -> None:
+    proc = wpwatch_changes("mysql://wpwatch:s3cret-pw@db.example.org/archive", tmp_path)
+    assert proc.returncode != 0
+    assert proc.stderr == (
+        "wpwatch: unsupported archive URL scheme 'mysql': use a file path, sqlite:///PATH "
+        "or postgresql://USER@HOST/DBNAME\n"
+    )
+    assert "s3cret-pw" not in proc.stderr
+
+
+def test_an_empty_file_becomes_a_new_archive(tmp_path: Path) -> None:
+    db = tmp_path / "touched.db"
+    db.touch()
+    proc = wpwatch_changes(str(db), tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert Archive(str(db)).list_sites() == []

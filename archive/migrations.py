@@ -1,0 +1,98 @@
+"""Schema changes, numbered and named, each run in its own transaction.
+
+A new archive gets every table at once (``schema.metadata``) and is stamped
+with :data:`SCHEMA_VERSION`. An older archive gets, in order, every migration
+newer than the highest number in its ``schema_version`` table, each with the
+row that records it, so an archive made by any earlier wpwatch opens. To change
+the schema: change ``schema.py`` and append one function to :data:`MIGRATIONS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection, Engine
+
+from archive import schema as s
+from archive.chain import chain_unlinked
+from wpwatch.exceptions import ArchiveError
+from wpwatch.values import utcnow
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def add_schedule(conn: Connection) -> None:
+    """The daemon's schedule, for `wpwatch status`."""
+    s.schedule.create(conn, checkfirst=True)
+
+
+def add_hash_chain(conn: Connection) -> None:
+    """The per-site hash chain, linking every record stored so far."""
+    s.chain_links.create(conn, checkfirst=True)
+    s.chain_stamps.create(conn, checkfirst=True)
+    chain_unlinked(conn, utcnow())
+
+
+def add_alert_outbox(conn: Connection) -> None:
+    """The alert outbox."""
+    s.alerts.create(conn, checkfirst=True)
+
+
+def add_fallback_seen(conn: Connection) -> None:
+    """URLs that degraded mode (REST API closed) saw in the feed and sitemaps."""
+    s.fallback_seen.create(conn, checkfirst=True)
+
+
+#: Every schema change after the first, oldest first; version 1 is the original tables.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(2, "schedule", add_schedule),
+    Migration(3, "hash chain", add_hash_chain),
+    Migration(4, "alert outbox", add_alert_outbox),
+    Migration(5, "degraded-mode URLs", add_fallback_seen),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def schema_version(conn: Connection) -> int:
+    """The archive's schema number; 0 for a database without wpwatch tables yet."""
+    return conn.execute(select(func.max(s.schema_version.c.version))).scalar() or 0
+
+
+def newer_than_this_wpwatch(found: int) -> str:
+    return (
+        f"was written by a newer wpwatch (archive schema {found}, this wpwatch reads up to "
+        f"{SCHEMA_VERSION}): upgrade wpwatch"
+    )
+
+
+def migrate(engine: Engine, label: str) -> None:
+    """Bring the archive at ``engine`` to :data:`SCHEMA_VERSION`; ``label`` names it in errors."""
+    with engine.begin() as conn:
+        s.schema_version.create(conn, checkfirst=True)
+        current = schema_version(conn)
+        if current > SCHEMA_VERSION:
+            raise ArchiveError(f"{label} {newer_than_this_wpwatch(current)}")
+        if current == 0:  # a new archive: every table at once
+            s.metadata.create_all(conn)
+            _stamp(conn, SCHEMA_VERSION)
+            return
+    for migration in MIGRATIONS:
+        if migration.version <= current:
+            continue
+        with engine.begin() as conn:
+            if schema_version(conn) >= migration.version:
+                continue  # another process applied it meanwhile
+            migration.apply(conn)
+            _stamp(conn, migration.version)
+
+
+def _stamp(conn: Connection, version: int) -> None:
+    conn.execute(insert(s.schema_version).values(version=version, applied_at=utcnow()))

@@ -1,0 +1,89 @@
+"""What goes into the archive and what comes back: plain dataclasses, no database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """An HTTP response as received: the evidence behind versions."""
+
+    url: str
+    status: int
+    headers: Sequence[tuple[str, str]] = field(repr=False)
+    body: bytes = field(repr=False)
+    fetched_at: str = ""
+    method: str = "GET"
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    """One post as fetched, already normalized by diffs.normalize."""
+
+    wp_id: int
+    item_index: int | None
+    normalized: dict[str, Any]
+    content_hash: str
+    modified_gmt: str | None
+    date_gmt: str | None
+    link: str | None
+    title: str | None
+    revision_count: int | None = None
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """What a change listener (the alert outbox) hears, inside the change's transaction."""
+
+    change_id: int
+    site_id: int
+    site_url: str
+    round_id: int | None
+    type: str
+    wp_id: int
+    kind: str
+    old: dict[str, Any] | None  # normalized form before, if any
+    new: dict[str, Any] | None  # normalized form after, if any
+
+
+#: Called as listener(conn, event) inside the transaction that stores each change,
+#: so what it writes (the alert outbox) commits with the change.
+ChangeListener = Callable[[Connection, ChangeEvent], None]
+
+#: (old normalized, new normalized) → the names of what changed (diffs.compare).
+Compare = Callable[[dict[str, Any], dict[str, Any]], list[str]]
+
+
+@dataclass
+class KnownPost:
+    """What a round needs to know of a post the archive already has."""
+
+    state: str
+    modified_gmt: str | None
+    date_gmt: str | None
+
+
+@dataclass
+class TypeState:
+    """One watched content type of a site: the incremental round's memory."""
+
+    type: str
+    slug: str | None = None
+    baselined: bool = False
+    modified_watermark: str | None = None
+    date_watermark: str | None = None
+    max_id: int | None = None
+    last_total: int | None = None
+
+
+@dataclass
+class Outcome:
+    """What one write did, for the round's counters."""
+
+    changes: list[tuple[int, str]] = field(default_factory=list)  # (change id, kind)
+    versions: int = 0

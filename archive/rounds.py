@@ -1,0 +1,174 @@
+"""A round's memory and record: type states, known posts, rounds, the daemon's schedule.
+
+Functions over a connection; the caller chooses the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from archive import schema as s
+from archive.records import KnownPost, TypeState
+from archive.writes import inserted_id
+from wpwatch.values import KINDS, utcnow
+
+#: Outcomes that end a run of failed rounds (see :func:`errors_in_a_row`).
+NOT_AN_ERROR = ("ok", "running", "interrupted")
+
+
+# -- what the incremental round remembers ----------------------------------------------
+def type_states(conn: Connection, site_id: int) -> dict[str, TypeState]:
+    rows = conn.execute(select(s.site_types).where(s.site_types.c.site_id == site_id))
+    return {
+        r.type: TypeState(
+            type=r.type,
+            slug=r.slug,
+            baselined=bool(r.baselined),
+            modified_watermark=r.modified_watermark,
+            date_watermark=r.date_watermark,
+            max_id=r.max_id,
+            last_total=r.last_total,
+        )
+        for r in rows
+    }
+
+
+def save_type_state(conn: Connection, site_id: int, st: TypeState) -> None:
+    values = {
+        "slug": st.slug,
+        "baselined": st.baselined,
+        "modified_watermark": st.modified_watermark,
+        "date_watermark": st.date_watermark,
+        "max_id": st.max_id,
+        "last_total": st.last_total,
+    }
+    done = conn.execute(
+        update(s.site_types)
+        .where(s.site_types.c.site_id == site_id, s.site_types.c.type == st.type)
+        .values(**values)
+    )
+    if done.rowcount == 0:
+        conn.execute(insert(s.site_types).values(site_id=site_id, type=st.type, **values))
+
+
+def known_posts(conn: Connection, site_id: int, type_: str) -> dict[int, KnownPost]:
+    p = s.posts.c
+    rows = conn.execute(
+        select(p.wp_id, p.state, p.modified_gmt, p.date_gmt).where(
+            p.site_id == site_id, p.type == type_
+        )
+    )
+    return {r.wp_id: KnownPost(r.state, r.modified_gmt, r.date_gmt) for r in rows}
+
+
+# -- rounds ------------------------------------------------------------------------------
+def start_round(conn: Connection, site_id: int, full: bool) -> int:
+    return inserted_id(conn.execute(
+        insert(s.rounds).values(site_id=site_id, full=full, started_at=utcnow(), outcome="running")
+    ))
+
+
+def finish_round(
+    conn: Connection,
+    round_id: int,
+    *,
+    outcome: str,
+    requests: int,
+    bytes_: int,
+    errors: int,
+    error: str | None,
+) -> None:
+    """Close a round with its outcome, counters and the count of changes of each kind."""
+    kinds = conn.execute(
+        select(s.changes.c.kind, func.count())
+        .where(s.changes.c.round_id == round_id)
+        .group_by(s.changes.c.kind)
+    ).all()
+    counts = {k: 0 for k in KINDS} | {k: n for k, n in kinds}
+    conn.execute(
+        update(s.rounds)
+        .where(s.rounds.c.id == round_id)
+        .values(
+            finished_at=utcnow(),
+            outcome=outcome,
+            requests=requests,
+            bytes=bytes_,
+            errors=errors,
+            error=error,
+            counts=json.dumps(counts),
+        )
+    )
+
+
+def mark_stale_rounds_interrupted(conn: Connection) -> int:
+    """Rounds left 'running' by a killed process are recorded as interrupted."""
+    res = conn.execute(
+        update(s.rounds)
+        .where(s.rounds.c.outcome == "running")
+        .values(outcome="interrupted", finished_at=utcnow(), error="process ended mid-round")
+    )
+    return res.rowcount
+
+
+def round_row(conn: Connection, round_id: int) -> dict[str, Any]:
+    row = conn.execute(select(s.rounds).where(s.rounds.c.id == round_id)).mappings().one()
+    return _with_counts(row)
+
+
+def last_rounds(conn: Connection) -> dict[int, dict[str, Any]]:
+    """The newest round of every site, keyed by site id."""
+    r = s.rounds.c
+    newest = select(r.site_id, func.max(r.id).label("rid")).group_by(r.site_id).subquery()
+    rows = conn.execute(select(s.rounds).join(newest, newest.c.rid == r.id)).mappings()
+    return {row["site_id"]: _with_counts(row) for row in rows}
+
+
+def last_round_with(conn: Connection, site_id: int, outcome: str) -> dict[str, Any] | None:
+    r = s.rounds.c
+    row = conn.execute(
+        select(r.started_at, r.finished_at, r.error)
+        .where(r.site_id == site_id, r.outcome == outcome)
+        .order_by(r.id.desc())
+        .limit(1)
+    ).mappings().first()
+    return dict(row) if row else None
+
+
+def errors_in_a_row(conn: Connection, site_id: int, limit: int = 20) -> int:
+    """How many of the site's newest rounds failed, up to ``limit``."""
+    r = s.rounds.c
+    outcomes = conn.execute(
+        select(r.outcome).where(r.site_id == site_id).order_by(r.id.desc()).limit(limit)
+    ).scalars()
+    n = 0
+    for o in outcomes:
+        if o in NOT_AN_ERROR:
+            break
+        n += 1
+    return n
+
+
+def _with_counts(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    out["counts"] = json.loads(out["counts"] or "{}")
+    return out
+
+
+# -- the daemon's schedule ---------------------------------------------------------------
+def set_schedule(
+    conn: Connection, site_url: str, next_due: str | None, next_full_due: str | None
+) -> None:
+    values = {"next_due": next_due, "next_full_due": next_full_due, "updated_at": utcnow()}
+    done = conn.execute(
+        update(s.schedule).where(s.schedule.c.site_url == site_url).values(**values)
+    )
+    if done.rowcount == 0:
+        conn.execute(insert(s.schedule).values(site_url=site_url, **values))
+
+
+def schedules(conn: Connection) -> dict[str, dict[str, Any]]:
+    return {r["site_url"]: dict(r) for r in conn.execute(select(s.schedule)).mappings()}

@@ -1,0 +1,413 @@
+"""The archive's writes: posts, gone verdicts, degraded-mode posts, each with its chain links.
+
+Every function here works inside the caller's transaction (``conn``), so a
+response, the versions it carries, the changes they cause, their chain links
+and what change listeners add (the alert outbox) commit together or not at
+all. Writes are idempotent: a version is stored only when the normalized
+content differs from the post's current version, so a round run twice stores
+nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, CursorResult
+
+from archive import codec
+from archive import schema as s
+from archive.chain import (
+    ChainWriter,
+    ResponseEvidence,
+    change_record,
+    headers_sha256,
+    version_record,
+)
+from archive.exceptions import ArchiveError
+from archive.records import (
+    ChangeEvent,
+    ChangeListener,
+    Compare,
+    Outcome,
+    PostRecord,
+    RawResponse,
+)
+from wpwatch.values import utcnow
+
+#: Fields a version made from the feed or a post's page shares with a REST version,
+#: by ``normalized["source"]``: only these are compared when REST opens again.
+FALLBACK_FIELDS = {"feed": ("title", "link", "date_gmt"), "page": ("link",)}
+
+#: A response row as stored: its id and what chain records say about it.
+StoredResponse = tuple[int, ResponseEvidence]
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just made."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise ArchiveError("the database did not return the id of a new row")
+    return int(key[0])
+
+
+def store_response(conn: Connection, site_id: int, resp: RawResponse) -> StoredResponse:
+    """Keep a response exactly as received (compressed), with the SHA-256 of its bytes."""
+    evidence = ResponseEvidence(
+        method=resp.method,
+        url=resp.url,
+        status=resp.status,
+        fetched_at=resp.fetched_at,
+        sha256=codec.body_sha256(resp.body),
+        size=len(resp.body),
+        headers_sha256=headers_sha256(resp.headers),
+    )
+    res = conn.execute(
+        insert(s.responses).values(
+            site_id=site_id,
+            url=resp.url,
+            method=resp.method,
+            status=resp.status,
+            headers=codec.headers_json(resp.headers),
+            body=codec.pack_body(resp.body),
+            sha256=evidence.sha256,
+            size=evidence.size,
+            fetched_at=resp.fetched_at,
+        )
+    )
+    return inserted_id(res), evidence
+
+
+def insert_version(
+    chain: ChainWriter,
+    post_id: int,
+    type_: str,
+    rec: PostRecord,
+    response: RawResponse,
+    stored: StoredResponse,
+) -> int:
+    """Insert one version (and its chain link) pointing into a stored response."""
+    response_id, evidence = stored
+    version_id = inserted_id(chain.conn.execute(insert(s.versions).values(
+        post_id=post_id, response_id=response_id, item_index=rec.item_index,
+        content_hash=rec.content_hash, normalized=codec.pack(rec.normalized),
+        modified_gmt=rec.modified_gmt, revision_count=rec.revision_count,
+        fetched_at=response.fetched_at,
+    )))
+    chain.append("version", version_id, version_record(
+        site=chain.site_url, type_=type_, wp_id=rec.wp_id, fetched_at=response.fetched_at,
+        item_index=rec.item_index, content_hash=rec.content_hash,
+        modified_gmt=rec.modified_gmt, revision_count=rec.revision_count, response=evidence,
+    ))
+    return version_id
+
+
+def insert_change(
+    chain: ChainWriter,
+    listeners: Sequence[ChangeListener],
+    *,
+    post_id: int,
+    type_: str,
+    wp_id: int,
+    round_id: int | None,
+    kind: str,
+    from_version: int | None = None,
+    to_version: int | None = None,
+    response: StoredResponse | None = None,
+    fields: Sequence[str] = (),
+    old: dict[str, Any] | None = None,
+    new: dict[str, Any] | None = None,
+) -> int:
+    """Insert a change, its chain link and what listeners add (same transaction).
+
+    ``response`` is the evidence of a gone post; ``old`` and ``new`` are the
+    normalized forms the listeners hear about.
+    """
+    now = chain.now
+    res = chain.conn.execute(
+        insert(s.changes).values(
+            site_id=chain.site_id,
+            post_id=post_id,
+            round_id=round_id,
+            kind=kind,
+            from_version_id=from_version,
+            to_version_id=to_version,
+            response_id=response[0] if response else None,
+            fields=codec.fields_json(fields),
+            detected_at=now,
+        )
+    )
+    change_id = inserted_id(res)
+    chain.append("change", change_id, change_record(
+        site=chain.site_url, type_=type_, wp_id=wp_id, kind=kind, detected_at=now,
+        fields=list(fields), from_version=chain.record_hash("version", from_version),
+        to_version=chain.record_hash("version", to_version),
+        response=response[1] if response else None,
+    ))
+    if listeners:
+        event = ChangeEvent(change_id, chain.site_id, chain.site_url, round_id, type_, wp_id,
+                            kind, old, new)
+        for listener in listeners:
+            listener(chain.conn, event)
+    return change_id
+
+
+def record_posts(
+    conn: Connection,
+    listeners: Sequence[ChangeListener],
+    *,
+    site_id: int,
+    round_id: int | None,
+    type_: str,
+    response: RawResponse,
+    records: Iterable[PostRecord],
+    baseline: bool,
+    compare: Compare,
+) -> Outcome:
+    """Store what is new in one fetched response, with its changes.
+
+    A record whose normalized content equals the post's current version only
+    refreshes the post's bookkeeping (modified stamp, last seen). Otherwise the
+    response is stored (once) and a version points into it. The change kind:
+    an unknown post is ``new`` (nothing on a baseline); a post we knew as gone
+    is ``restored``; a published post whose content moved is ``edited``.
+    """
+    out = Outcome()
+    p = s.posts.c
+    chain = ChainWriter(conn, site_id, utcnow())
+    now = chain.now
+    stored: StoredResponse | None = None
+    for rec in records:
+        row = conn.execute(
+            select(p.id, p.state, p.current_version_id).where(
+                p.site_id == site_id, p.type == type_, p.wp_id == rec.wp_id
+            )
+        ).first()
+        prev_hash: str | None = None
+        prev_norm: dict[str, Any] | None = None
+        if row is not None and row.current_version_id is not None:
+            v = conn.execute(
+                select(s.versions.c.content_hash, s.versions.c.normalized).where(
+                    s.versions.c.id == row.current_version_id
+                )
+            ).one()
+            prev_hash = v.content_hash
+            if v.content_hash != rec.content_hash:
+                prev_norm = codec.unpack(v.normalized)
+
+        bookkeeping = {
+            "modified_gmt": rec.modified_gmt,
+            "date_gmt": rec.date_gmt,
+            "link": rec.link,
+            "title": rec.title,
+            "last_seen": now,
+            "state": "published",
+        }
+        if row is not None and prev_hash == rec.content_hash:
+            conn.execute(update(s.posts).where(p.id == row.id).values(**bookkeeping))
+            if row.state != "published":
+                cid = insert_change(
+                    chain, listeners, post_id=row.id, type_=type_, wp_id=rec.wp_id,
+                    round_id=round_id, kind="restored", from_version=row.current_version_id,
+                    to_version=row.current_version_id, old=rec.normalized, new=rec.normalized,
+                )
+                out.changes.append((cid, "restored"))
+            continue
+
+        if stored is None:
+            stored = store_response(conn, site_id, response)
+        if row is None:
+            post_id = inserted_id(conn.execute(insert(s.posts).values(
+                site_id=site_id, type=type_, wp_id=rec.wp_id, first_seen=now, **bookkeeping,
+            )))
+        else:
+            post_id = row.id
+        version_id = insert_version(chain, post_id, type_, rec, response, stored)
+        out.versions += 1
+        conn.execute(
+            update(s.posts)
+            .where(p.id == post_id)
+            .values(current_version_id=version_id, **bookkeeping)
+        )
+        if row is None:
+            if not baseline:
+                cid = insert_change(
+                    chain, listeners, post_id=post_id, type_=type_, wp_id=rec.wp_id,
+                    round_id=round_id, kind="new", to_version=version_id, new=rec.normalized,
+                )
+                out.changes.append((cid, "new"))
+            continue
+        fields = compare(prev_norm or {}, rec.normalized) if prev_norm is not None else []
+        kind = "restored" if row.state != "published" else "edited"
+        cid = insert_change(
+            chain, listeners, post_id=post_id, type_=type_, wp_id=rec.wp_id, round_id=round_id,
+            kind=kind, from_version=row.current_version_id, to_version=version_id,
+            fields=fields, old=prev_norm, new=rec.normalized,
+        )
+        out.changes.append((cid, kind))
+    return out
+
+
+def record_gone(
+    conn: Connection,
+    listeners: Sequence[ChangeListener],
+    *,
+    site_id: int,
+    round_id: int | None,
+    type_: str,
+    wp_id: int,
+    kind: str,
+    response: RawResponse,
+) -> Outcome:
+    """A published post answered 404 (``deleted``) or 401/403 (``unpublished``)."""
+    if kind not in ("deleted", "unpublished"):
+        raise ValueError(kind)
+    out = Outcome()
+    state = kind
+    p = s.posts.c
+    now = utcnow()
+    row = conn.execute(
+        select(p.id, p.state, p.current_version_id).where(
+            p.site_id == site_id, p.type == type_, p.wp_id == wp_id
+        )
+    ).first()
+    if row is None or row.state == state:
+        return out
+    stored = store_response(conn, site_id, response)
+    conn.execute(update(s.posts).where(p.id == row.id).values(state=state, last_seen=now))
+    chain = ChainWriter(conn, site_id, now)
+    last: dict[str, Any] | None = None
+    if listeners and row.current_version_id is not None:
+        blob = conn.execute(
+            select(s.versions.c.normalized).where(s.versions.c.id == row.current_version_id)
+        ).scalar()
+        last = codec.unpack(blob) if blob is not None else None
+    cid = insert_change(
+        chain, listeners, post_id=row.id, type_=type_, wp_id=wp_id, round_id=round_id,
+        kind=kind, from_version=row.current_version_id, response=stored, old=last,
+    )
+    out.changes.append((cid, kind))
+    return out
+
+
+def record_fallback_posts(
+    conn: Connection,
+    listeners: Sequence[ChangeListener],
+    *,
+    site_id: int,
+    round_id: int | None,
+    type_: str,
+    response: RawResponse,
+    records: Iterable[PostRecord],
+    baseline: bool,
+) -> Outcome:
+    """Posts that degraded mode found (feed item or post page): only unknown ones.
+
+    Each becomes a post with one version (its ``normalized["source"]`` says
+    where it came from) and a ``new`` change, unless ``baseline``. A post the
+    archive knows is left alone: the feed and sitemaps prove nothing about
+    edits or removals.
+    """
+    out = Outcome()
+    p = s.posts.c
+    chain = ChainWriter(conn, site_id, utcnow())
+    now = chain.now
+    stored: StoredResponse | None = None
+    for rec in records:
+        exists = conn.execute(
+            select(p.id).where(p.site_id == site_id, p.type == type_, p.wp_id == rec.wp_id)
+        ).first()
+        if exists is not None:
+            continue
+        if stored is None:
+            stored = store_response(conn, site_id, response)
+        post_id = inserted_id(conn.execute(insert(s.posts).values(
+            site_id=site_id, type=type_, wp_id=rec.wp_id, state="published",
+            modified_gmt=rec.modified_gmt, date_gmt=rec.date_gmt, link=rec.link,
+            title=rec.title, first_seen=now, last_seen=now,
+        )))
+        version_id = insert_version(chain, post_id, type_, rec, response, stored)
+        out.versions += 1
+        conn.execute(update(s.posts).where(p.id == post_id)
+                     .values(current_version_id=version_id))
+        if not baseline:
+            cid = insert_change(
+                chain, listeners, post_id=post_id, type_=type_, wp_id=rec.wp_id,
+                round_id=round_id, kind="new", to_version=version_id, new=rec.normalized,
+            )
+            out.changes.append((cid, "new"))
+    return out
+
+
+def record_over_fallback(
+    conn: Connection,
+    listeners: Sequence[ChangeListener],
+    *,
+    site_id: int,
+    round_id: int | None,
+    type_: str,
+    response: RawResponse,
+    records: Iterable[PostRecord],
+    compare: Compare,
+) -> Outcome:
+    """The first REST versions of posts whose current version degraded mode made.
+
+    The REST version is stored and becomes current. It is ``edited`` only
+    when the fields both sources carry (FALLBACK_FIELDS) differ, so a post
+    first seen in the feed is not reported edited because REST says more.
+    """
+    out = Outcome()
+    p = s.posts.c
+    chain = ChainWriter(conn, site_id, utcnow())
+    now = chain.now
+    stored: StoredResponse | None = None
+    for rec in records:
+        row = conn.execute(
+            select(p.id, p.state, p.current_version_id).where(
+                p.site_id == site_id, p.type == type_, p.wp_id == rec.wp_id)
+        ).first()
+        if row is None or row.current_version_id is None:
+            continue
+        blob = conn.execute(select(s.versions.c.normalized).where(
+            s.versions.c.id == row.current_version_id)).scalar_one()
+        prev = codec.unpack(blob)
+        shared = FALLBACK_FIELDS.get(str(prev.get("source")), ())
+        if not shared:
+            continue  # a REST version already: record_posts' business
+        if stored is None:
+            stored = store_response(conn, site_id, response)
+        version_id = insert_version(chain, row.id, type_, rec, response, stored)
+        out.versions += 1
+        conn.execute(update(s.posts).where(p.id == row.id).values(
+            current_version_id=version_id, modified_gmt=rec.modified_gmt,
+            date_gmt=rec.date_gmt, link=rec.link, title=rec.title, last_seen=now,
+            state="published"))
+        fields = compare({k: prev.get(k) for k in shared},
+                         {k: rec.normalized.get(k) for k in shared})
+        if row.state != "published" or fields:
+            kind = "restored" if row.state != "published" else "edited"
+            cid = insert_change(
+                chain, listeners, post_id=row.id, type_=type_, wp_id=rec.wp_id,
+                round_id=round_id, kind=kind, from_version=row.current_version_id,
+                to_version=version_id, fields=fields, old=prev, new=rec.normalized,
+            )
+            out.changes.append((cid, kind))
+    return out
+
+
+def mark_fallback_seen(conn: Connection, site_id: int, urls: Iterable[str]) -> int:
+    """Remember URLs seen by degraded mode (idempotent); how many were new."""
+    f = s.fallback_seen.c
+    now = utcnow()
+    added = 0
+    have = set(conn.execute(select(f.url_sha256).where(f.site_id == site_id)).scalars())
+    for url in dict.fromkeys(urls):
+        key = codec.url_key(url)
+        if key in have:
+            continue
+        have.add(key)
+        conn.execute(insert(s.fallback_seen).values(
+            site_id=site_id, url=url, url_sha256=key, first_seen=now))
+        added += 1
+    return added
