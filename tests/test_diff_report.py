@@ -78,14 +78,14 @@ def test_field_details(post: Post) -> None:
 def test_new_gone_and_restored(post: Post) -> None:
     v = Version.from_post(post)
     new = compare_versions(None, v)
-    assert new.kind == "new" and new.summary == "new post, 1056 words, 1 link"
+    assert new.kind == "new" and new.summary == "new post, 1,056 words, 1 link"
     assert new.text_mode == "full" and new.links.added and not new.changed
     ev = Evidence(
         404, "https://iuhrdf.org/en/wp-json/wp/v2/posts/4546", code="rest_post_invalid_id"
     )
     gone = compare_versions(v, None, kind="deleted", evidence=ev)
     assert gone.summary == (
-        "deleted (HTTP 404, 'rest_post_invalid_id'); the last version had 1056 words"
+        "deleted (HTTP 404, 'rest_post_invalid_id'); the last version had 1,056 words"
     )
     assert all(b.op == "delete" for b in gone.blocks)
     back = compare_versions(v, v, kind="restored")
