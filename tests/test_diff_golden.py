@@ -47,9 +47,11 @@ def load(case: str, name: str) -> dict[str, Any]:
 
 def comparison(case: str) -> Comparison:
     before = Version.from_post(
-        load(case, "before.json"), id=1, fetched_at="2024-03-01T06:00:00.000Z"
+        load(case, "before.json"), id=11, number=1, fetched_at="2024-03-01T06:00:00.000Z"
     )
-    after = Version.from_post(load(case, "after.json"), id=2, fetched_at="2024-03-14T09:19:58.000Z")
+    after = Version.from_post(
+        load(case, "after.json"), id=57, number=2, fetched_at="2024-03-14T09:19:58.000Z"
+    )
     return compare_versions(before, after)
 
 
