@@ -78,15 +78,15 @@ def publication(version: VersionLike, first_seen: str | None) -> Publication:
     date lies more than :data:`BACKDATED_AFTER` before ``first_seen`` (ISO UTC)."""
     norm = version.normalized
     date_gmt, seen = _instant(norm.get("date_gmt")), _instant(first_seen)
-    note = ""
+    by = ""
     if date_gmt is not None and seen is not None and seen - date_gmt > BACKDATED_AFTER:
-        note = f"dated {_span((seen - date_gmt).total_seconds())} before it was first seen"
+        by = _span((seen - date_gmt).total_seconds())
     who = norm.get("author")
     return Publication(
         date=_date(norm.get("date_gmt")) if norm.get("date_gmt") else None,
         author=author(who, version.raw) if who not in (None, 0, "") else None,
         first_seen=first_seen,
-        backdated=note,
+        backdated_by=by,
     )
 
 
@@ -219,10 +219,10 @@ def _date_note(before: object, after: object) -> str:
 def _span(seconds: float) -> str:
     """``50 days``, ``26 hours``, ``40 minutes``: days from two days up, hours from two."""
     if seconds >= 86400 * 2:
-        return f"{seconds / 86400:.0f} days"
+        return f"{seconds / 86400:,.0f} days"
     if seconds >= 3600 * 2:
-        return f"{seconds / 3600:.0f} hours"
-    return f"{seconds / 60:.0f} minutes"
+        return f"{seconds / 3600:,.0f} hours"
+    return f"{seconds / 60:,.0f} minutes"
 
 
 # -- other fields ------------------------------------------------------------------------------

@@ -158,7 +158,12 @@ class Publication:
     date: str | None  # "2024-02-13 09:00 UTC" (the post's date_gmt)
     author: str | None  # "Jane Doe (user 3)", or "user 3" when the record names no one
     first_seen: str | None  # ISO UTC: when wpwatch first saw the post
-    backdated: str = ""  # "dated 30 days before it was first seen", or ""
+    backdated_by: str = ""  # "30 days" when back-dated, else ""
+
+    @property
+    def backdated(self) -> str:
+        """``dated 30 days before it was first seen``, or "" when it was not back-dated."""
+        return f"dated {self.backdated_by} before it was first seen" if self.backdated_by else ""
 
     @property
     def line(self) -> str:

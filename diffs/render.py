@@ -328,7 +328,9 @@ def to_dict(report: Report) -> dict[str, Any]:
         "markup_only": c.markup_only,
         "old_version": asdict(c.old) if c.old else None,
         "new_version": asdict(c.new) if c.new else None,
-        "published": asdict(c.published) if c.published else None,
+        "published": (
+            {**asdict(c.published), "backdated": c.published.backdated} if c.published else None
+        ),
         "text": {
             "mode": c.text_mode,
             "blocks": [
