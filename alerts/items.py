@@ -53,7 +53,7 @@ def alert_item(archive: Archive, change_id: int, keywords: tuple[str, ...] = (),
         keywords=keywords,
         versions=versions(c),
         dated=_dated(c),
-        backdated=c.published.backdated if c.published else "",
+        backdated_by=c.published.backdated_by if c.published else "",
     )
 
 

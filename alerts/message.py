@@ -66,7 +66,7 @@ class AlertItem:
     keywords: tuple[str, ...] = ()  # keywords that triggered it
     versions: str = ""  # "v1 (#11) → v2 (#14)": per post, archive-wide id beside
     dated: str = ""  # a new post: "2024-02-13 09:00 UTC, by Jane Doe (user 3)", UNTRUSTED
-    backdated: str = ""  # a new post: "dated 30 days before it was first seen", or ""
+    backdated_by: str = ""  # a new post dated well before it was first seen: "30 days"
 
 
 @dataclass(frozen=True)
@@ -199,8 +199,10 @@ def facts(item: AlertItem, *, compact: bool = False) -> list[Fact]:
 
 
 def _dated(item: AlertItem) -> str:
-    """``2018-11-20 18:27 UTC, by Jane Doe (user 4); dated 30 days before it was first seen``."""
-    return clean(item.dated) + (f"; {clean(item.backdated)}" if item.backdated else "")
+    """``2018-11-20 18:27 UTC, by Jane Doe (user 4) — back-dated: 30 days before it was
+    first seen``."""
+    note = f" — back-dated: {clean(item.backdated_by)} before it was first seen"
+    return clean(item.dated) + (note if item.backdated_by else "")
 
 
 def excerpt(text: str, limit: int) -> tuple[str, int]:

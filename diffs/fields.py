@@ -17,6 +17,7 @@ from diffs.compare import TERMS_PREFIX
 from diffs.model import FieldChange, Publication, Term, VersionLike
 from diffs.normalize import rest_base
 from diffs.text import diff_words
+from wpwatch.values import parse_iso
 
 FIELD_LABELS = {
     "title": "Title",
@@ -190,14 +191,14 @@ def merge_names(
 
 # -- dates -------------------------------------------------------------------------------------
 def _instant(value: object) -> datetime | None:
-    """An ISO date as an aware UTC datetime; WordPress's ``date_gmt`` has no zone: UTC."""
+    """An ISO date as an aware UTC datetime (``date_gmt`` has no zone: UTC); None if it is
+    not one."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_iso(value).astimezone(UTC)
     except ValueError:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _date(value: object) -> str | None:
