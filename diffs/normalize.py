@@ -132,7 +132,8 @@ def rest_base(href: str) -> str:
     """The last part of a REST route in a link, "" when there is none.
 
     ``https://x.org/wp-json/wp/v2/topic?post=1`` and, on sites without pretty permalinks,
-    ``https://x.org/?rest_route=/wp/v2/topic&post=1`` both give ``topic``.
+    ``https://x.org/?rest_route=/wp/v2/topic&post=1`` both give ``topic``
+    (docs/wordpress-rest.md §2 on ``?rest_route=``, §3 on ``wp:term`` links).
     """
     try:
         parts = urlsplit(href)
