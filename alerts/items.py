@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from alerts.deliver import Group
 from alerts.message import AlertItem, Message
 from archive import Archive, queries
+from diffs.model import Comparison
 from diffs.render import render
 from diffs.report import change_report
 
@@ -50,7 +51,25 @@ def alert_item(archive: Archive, change_id: int, keywords: tuple[str, ...] = (),
         diff_text=render(report, "text"),
         report_url=f"{report_base.rstrip('/')}/changes/{change.id}.html" if report_base else None,
         keywords=keywords,
+        versions=versions(c),
+        dated=_dated(c),
+        backdated_by=c.published.backdated_by if c.published else "",
     )
+
+
+def versions(c: Comparison) -> str:
+    """``v1 (#11) → v2 (#14)``, or the one version a new or gone post has."""
+    if c.old and c.new and c.old != c.new:
+        return f"{c.old.label} → {c.new.label}"
+    shown = c.new or c.old
+    return shown.label if shown else ""
+
+
+def _dated(c: Comparison) -> str:
+    p = c.published
+    if p is None:
+        return ""
+    return (p.date or "(no date)") + (f", by {p.author}" if p.author else "")
 
 
 def build_message(archive: Archive, group: Group, report_base: str | None = None) -> Message:

@@ -64,6 +64,9 @@ class AlertItem:
     diff_text: str  # the full plain-text diff report, UNTRUSTED
     report_url: str | None  # link to the full diff, if known
     keywords: tuple[str, ...] = ()  # keywords that triggered it
+    versions: str = ""  # "v1 (#11) → v2 (#14)": per post, archive-wide id beside
+    dated: str = ""  # a new post: "2024-02-13 09:00 UTC, by Jane Doe (user 3)", UNTRUSTED
+    backdated_by: str = ""  # a new post dated well before it was first seen: "30 days"
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,10 @@ def facts(item: AlertItem, *, compact: bool = False) -> list[Fact]:
     out.append(Fact("post", f"{clean(item.url)} ({post})" if item.url else post, web_url(item.url)))
     if not compact:
         out.append(Fact("detected", when(item.detected_at)))
+        if item.dated:
+            out.append(Fact("dated", _dated(item)))
+        if item.versions:
+            out.append(Fact("version", clean(item.versions)))
         if item.fields:
             out.append(Fact("changed", ", ".join(clean(f) for f in item.fields)))
     out.append(Fact("what", shorten(clean(item.summary), SUMMARY_CHARS)))
@@ -189,6 +196,13 @@ def facts(item: AlertItem, *, compact: bool = False) -> list[Fact]:
     if link:
         out.append(Fact("full diff", link, web_url(link)))
     return out
+
+
+def _dated(item: AlertItem) -> str:
+    """``2018-11-20 18:27 UTC, by Jane Doe (user 4) — back-dated: 30 days before it was
+    first seen``."""
+    note = f" — back-dated: {clean(item.backdated_by)} before it was first seen"
+    return clean(item.dated) + (note if item.backdated_by else "")
 
 
 def excerpt(text: str, limit: int) -> tuple[str, int]:
@@ -375,6 +389,10 @@ def _slack_single(item: AlertItem) -> list[dict[str, Any]]:
         f"*Post:* {slack_link(item.url, clean(item.title) or '(no title)')} · {slack_mrkdwn(post)}",
         f"*Detected:* {slack_mrkdwn(when(item.detected_at))}",
     ]
+    if item.dated:
+        where.append(_slack_fact("Dated", _dated(item), 400))
+    if item.versions:
+        where.append(_slack_fact("Version", clean(item.versions), 200))
     if item.fields:
         where.append(_slack_fact("Changed", ", ".join(clean(f) for f in item.fields), 300))
     blocks.append(_section("\n".join(where)))

@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from diffs.scripts import UNSPACED_RANGES, has_unspaced
 from wpwatch.exceptions import ConfigError
 from wpwatch.values import DIGEST_MODES, KINDS
 
 ROUTING_KEYS = {"name", "channel", "sites", "kinds", "keywords", "digest", "digest_at"}
+# A letter or digit of a script written with spaces: what a whole-word keyword may not touch.
+_SPACED_WORD_CHAR = rf"[^\W{UNSPACED_RANGES}]"
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,18 @@ def keyword_hits(
     before, after = _words(old), _words(new)
     hits = []
     for kw in keywords:
-        needle = " ".join(kw.split()).casefold()
-        pattern = re.compile(r"(?<!\w)" + re.escape(needle) + r"(?!\w)")
+        pattern = keyword_pattern(kw)
         if bool(pattern.search(before)) != bool(pattern.search(after)):
             hits.append(kw)
     return tuple(hits)
+
+
+def keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """What finds ``keyword`` in casefolded text: whole words, except at an edge in a script
+    written without spaces (Chinese, Japanese, Thai…), where any neighbour is fine, since
+    nothing there separates words: 伊力哈木 is found in 今天伊力哈木·土赫提被判处…, "Tohti"
+    is not found in "Tohtiyev", and "Ilham" is found in "Ilham伊力哈木"."""
+    needle = " ".join(keyword.split()).casefold()
+    head = "" if has_unspaced(needle[:1]) else rf"(?<!{_SPACED_WORD_CHAR})"
+    tail = "" if has_unspaced(needle[-1:]) else rf"(?!{_SPACED_WORD_CHAR})"
+    return re.compile(head + re.escape(needle) + tail)

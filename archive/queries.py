@@ -8,6 +8,10 @@ The archive stores no taxonomy terms yet: term names come from the raw records t
 Plain functions over an :class:`~archive.store.Archive`; nothing here writes. A version's raw
 REST record is read back from the evidence: the response body it came from, decompressed,
 JSON-parsed, and its ``[item_index]`` (the whole object when ``item_index`` is NULL).
+
+Versions are shown to users by their place among their post's versions (``number``: v1, v2,
+… in the order they were stored), with the archive-wide ``id`` beside it where a command
+needs it (`wpwatch diff` takes ids).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from archive import schema as s
@@ -33,6 +37,7 @@ class StoredVersion:
     site_name: str | None
     type: str
     wp_id: int
+    number: int  # its place among its post's versions: 1 for the first one stored
     normalized: dict[str, Any]
     raw: dict[str, Any] | None  # the post as WordPress sent it; None if unreadable
     content_hash: str
@@ -64,6 +69,7 @@ class StoredChange:
     url: str | None  # the post's link as the archive knows it now
     title: str | None
     detected_at: str
+    first_seen: str  # when the post was first seen (ISO UTC): tells a back-dated new post
     fields: list[str]
     old: StoredVersion | None  # from_version (the last version, for a gone post)
     new: StoredVersion | None  # to_version
@@ -81,6 +87,13 @@ class _Reader:
         if version_id is None:
             return None
         v, p, st, r = s.versions.c, s.posts.c, s.sites.c, s.responses.c
+        earlier = s.versions.alias("earlier")
+        number = (
+            select(func.count())
+            .select_from(earlier)
+            .where(earlier.c.post_id == v.post_id, earlier.c.id <= v.id)
+            .scalar_subquery()
+        )
         row = self.conn.execute(
             select(
                 v.id,
@@ -97,6 +110,7 @@ class _Reader:
                 st.name.label("site_name"),
                 r.url.label("response_url"),
                 r.sha256.label("response_sha256"),
+                number.label("number"),
             )
             .join(s.posts, p.id == v.post_id)
             .join(s.sites, st.id == p.site_id)
@@ -112,6 +126,7 @@ class _Reader:
             site_name=row.site_name,
             type=row.type,
             wp_id=row.wp_id,
+            number=row.number,
             normalized=json.loads(zlib.decompress(row.normalized)),
             raw=self.raw_record(row.response_id, row.item_index),
             content_hash=row.content_hash,
@@ -180,6 +195,7 @@ class _Reader:
                 p.wp_id,
                 p.link,
                 p.title,
+                p.first_seen,
             )
             .join(s.posts, p.id == c.post_id)
             .join(s.sites, st.id == c.site_id)
@@ -197,6 +213,7 @@ class _Reader:
                 url=row.link,
                 title=row.title,
                 detected_at=row.detected_at,
+                first_seen=row.first_seen,
                 fields=json.loads(row.fields or "[]"),
                 old=self.version(row.from_version_id),
                 new=self.version(row.to_version_id),

@@ -15,6 +15,8 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
+from diffs.text import units
+
 # (normalized key, change name) in report order; "terms" expands to one name per taxonomy.
 FIELDS: tuple[tuple[str, str], ...] = (
     ("title", "title"),
@@ -69,9 +71,9 @@ def _derived_excerpt(norm: Mapping[str, Any]) -> bool:
     excerpt = str(norm.get("excerpt") or "")
     for tail in ("[…]", "[&hellip;]", "[...]", "…", "..."):
         excerpt = excerpt.removesuffix(tail).rstrip()
-    text = " ".join(" ".join(str(b) for b in norm.get("text") or []).split())
-    words = excerpt.split()
-    return bool(words) and " ".join(text.split()[: len(words)]) == " ".join(words)
+    text = " ".join(str(b) for b in norm.get("text") or [])
+    words = units(excerpt)  # per character in scripts written without spaces
+    return bool(words) and units(text)[: len(words)] == words
 
 
 def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

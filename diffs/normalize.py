@@ -122,14 +122,22 @@ def _term_link_bases(post: Mapping[str, Any]) -> set[str]:
     bases = set()
     for link in post["_links"]["wp:term"]:
         href = link.get("href") if isinstance(link, Mapping) else None
-        if not isinstance(href, str):
-            continue
-        try:
-            parts = urlsplit(href)
-        except ValueError:
-            continue
-        route = parse_qs(parts.query).get("rest_route", [parts.path])[0]  # ?rest_route=/wp/v2/…
-        base = route.rstrip("/").rpartition("/")[2]
+        base = rest_base(href) if isinstance(href, str) else ""
         if base:
             bases.add(base)
     return bases
+
+
+def rest_base(href: str) -> str:
+    """The last part of a REST route in a link, "" when there is none.
+
+    ``https://x.org/wp-json/wp/v2/topic?post=1`` and, on sites without pretty permalinks,
+    ``https://x.org/?rest_route=/wp/v2/topic&post=1`` both give ``topic``
+    (docs/wordpress-rest.md §2 on ``?rest_route=``, §3 on ``wp:term`` links).
+    """
+    try:
+        parts = urlsplit(href)
+    except ValueError:
+        return ""
+    route = parse_qs(parts.query).get("rest_route", [parts.path])[0]
+    return route.rstrip("/").rpartition("/")[2]

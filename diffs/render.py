@@ -28,8 +28,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from diffs.report import Comparison, Report, VersionInfo
+from diffs.model import Comparison, Report, VersionInfo
 from diffs.sanitize import sanitize
+from diffs.summary import amount
 from diffs.text import BlockDiff, Segment
 
 FORMATS = ("text", "md", "html", "json")
@@ -199,8 +200,9 @@ def when(iso: str | None) -> str:
 
 
 def version_line(v: VersionInfo) -> str:
-    """``version 11, fetched 2026-11-27 22:17 UTC, content 1a2b3c4d5e6f``."""
-    line = f"version {v.id if v.id is not None else '?'}"
+    """``v2 (#11), fetched 2026-11-27 22:17 UTC, content 1a2b3c4d5e6f``: the post's own
+    version count, the archive-wide id (what `wpwatch diff` takes) beside it."""
+    line = v.label
     if v.fetched_at:
         line += f", fetched {when(v.fetched_at)}"
     return line + (f", content {v.content_hash[:12]}" if v.content_hash else "")
@@ -236,7 +238,9 @@ def environment(fmt: str) -> Environment:
         when=when,
         label=block_label,
     )
-    env.globals.update(with_context=with_context, is_web_url=is_web_url, version_line=version_line)
+    env.globals.update(
+        with_context=with_context, is_web_url=is_web_url, version_line=version_line, amount=amount
+    )
     env.tests["gap"] = lambda item: isinstance(item, Gap)
     return env
 
@@ -324,6 +328,9 @@ def to_dict(report: Report) -> dict[str, Any]:
         "markup_only": c.markup_only,
         "old_version": asdict(c.old) if c.old else None,
         "new_version": asdict(c.new) if c.new else None,
+        "published": (
+            {**asdict(c.published), "backdated": c.published.backdated} if c.published else None
+        ),
         "text": {
             "mode": c.text_mode,
             "blocks": [
@@ -332,6 +339,7 @@ def to_dict(report: Report) -> dict[str, Any]:
                     "old_number": None if b.old_index is None else b.old_index + 1,
                     "new_number": None if b.new_index is None else b.new_index + 1,
                     "words_removed": b.words_removed, "words_added": b.words_added,
+                    "chars_removed": b.removed.chars, "chars_added": b.added.chars,
                     "segments": [[s.op, s.text] for s in b.segments],
                 }
                 for b in blocks

@@ -9,17 +9,23 @@ Two steps, both over plain strings:
 2. ``diff_words`` diffs two paired blocks word by word, then merges changes separated by
    nothing but a space or a short word into one, so edits read as phrases.
 
+A "word" is a whitespace-separated word, except in scripts written without spaces (Han,
+Kana, Thai…: see ``diffs.scripts``), where each character is a unit of its own: an edit
+inside a Chinese sentence shows the characters that changed, not the whole sentence.
+Sizes are a :class:`Tally` of words and of such characters.
+
 Nothing is ever dropped: the ``=`` and ``-`` segments of a result spell the old text exactly,
 and the ``=`` and ``+`` segments the new one, whatever the replacement (tested).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
+
+from diffs.scripts import UNIT, counts
 
 SegmentOp = Literal["=", "-", "+"]
 BlockOp = Literal["equal", "insert", "delete", "change"]
@@ -30,7 +36,24 @@ PAIR_THRESHOLD = 0.4
 #: removed, then added): pairing costs m x n similarity ratios.
 MAX_PAIRING = 2500
 
-_TOKEN = re.compile(r"\s+|\S+")
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A size of text: whitespace words, and characters of scripts written without spaces."""
+
+    words: int = 0
+    chars: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(self.words + other.words, self.chars + other.chars)
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.chars)
+
+
+def tally(text: str) -> Tally:
+    return Tally(*counts(text))
 
 
 @dataclass(frozen=True)
@@ -58,12 +81,20 @@ class BlockDiff:
         return "".join(s.text for s in self.segments if s.op != "-")
 
     @property
+    def removed(self) -> Tally:
+        return sum((tally(s.text) for s in self.segments if s.op == "-"), Tally())
+
+    @property
+    def added(self) -> Tally:
+        return sum((tally(s.text) for s in self.segments if s.op == "+"), Tally())
+
+    @property
     def words_removed(self) -> int:
-        return sum(count_words(s.text) for s in self.segments if s.op == "-")
+        return self.removed.words
 
     @property
     def words_added(self) -> int:
-        return sum(count_words(s.text) for s in self.segments if s.op == "+")
+        return self.added.words
 
     @property
     def number(self) -> int:
@@ -73,12 +104,19 @@ class BlockDiff:
 
 
 def count_words(text: str) -> int:
-    return len(text.split())
+    """Whitespace words, not counting text in scripts written without spaces."""
+    return counts(text)[0]
 
 
 def tokens(text: str) -> list[str]:
-    """Words (runs of non-space, punctuation attached) and the whitespace between them."""
-    return _TOKEN.findall(text)
+    """Words (runs of non-space, punctuation attached), single characters of scripts
+    written without spaces, and the whitespace between them: together, ``text`` exactly."""
+    return UNIT.findall(text)
+
+
+def units(text: str) -> list[str]:
+    """The tokens of ``text`` without its whitespace: what similarity is measured on."""
+    return [t for t in UNIT.findall(text) if not t.isspace()]
 
 
 def diff_words(old: str, new: str) -> list[Segment]:
@@ -120,7 +158,7 @@ def _absorb_small_equalities(chunks: list[tuple[str, str, str]]) -> list[tuple[s
             and after[0] == "!"
             and (
                 not here[1].strip()
-                or (count_words(here[1]) == 1 and len(here[1]) <= min(size(before), size(after)))
+                or (len(units(here[1])) == 1 and len(here[1]) <= min(size(before), size(after)))
             )
         ):
             out[i] = ("!", here[1], here[2])
@@ -186,8 +224,8 @@ def _pair(old: Sequence[str], new: Sequence[str]) -> list[tuple[int | None, int 
     m, n = len(old), len(new)
     if m * n > MAX_PAIRING:
         return [(i, None) for i in range(m)] + [(None, j) for j in range(n)]
-    words_old = [o.split() for o in old]
-    words_new = [w.split() for w in new]
+    words_old = [units(o) for o in old]
+    words_new = [units(w) for w in new]
     sim = [[_similarity(words_old[i], words_new[j]) for j in range(n)] for i in range(m)]
     # best[i][j]: best total similarity pairing old[i:] with new[j:]
     best = [[0.0] * (n + 1) for _ in range(m + 1)]

@@ -52,3 +52,31 @@ def test_daily_digest_is_due_at_the_next_local_time() -> None:
 def test_bad_routing_is_one_clear_error(entry: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         route_from_config(entry)
+
+
+def test_chinese_keyword_inside_running_text() -> None:
+    """Chinese has no spaces between words: a keyword touches other characters."""
+    old = {"title": "判决", "text": ["今天伊力哈木·土赫提被判处无期徒刑。"]}
+    new = {"title": "判决", "text": ["今天的判决引起了国际关注。"]}
+    assert keyword_hits(["伊力哈木", "无期徒刑", "国际关注", "新疆"], old, new) == (
+        "伊力哈木", "无期徒刑", "国际关注",
+    )
+    assert keyword_hits(["伊力哈木"], None, old) == ("伊力哈木",)
+
+
+def test_japanese_and_thai_keywords_inside_running_text() -> None:
+    new = {"text": ["ウイグル人の強制労働についての報告書。 รัฐบาลได้ออกแถลงการณ์"]}
+    assert keyword_hits(["強制労働", "แถลงการณ์"], None, new) == ("強制労働", "แถลงการณ์")
+
+
+def test_latin_keywords_stay_whole_words_next_to_chinese() -> None:
+    new = {"text": ["Tohtiyev 先生; Ilham伊力哈木; 联合国OHCHR报告"]}
+    assert keyword_hits(["Tohti", "Ilham", "ohchr"], None, new) == ("Ilham", "ohchr")
+
+
+def test_uyghur_keywords_are_whole_words() -> None:
+    """Arabic script is written with spaces: whole words, as for Latin."""
+    new = {"text": ["ئىلھام توختى مۇددەتسىز قاماق جازاسىغا ھۆكۈم قىلىنغان"]}
+    assert keyword_hits(["ئىلھام توختى", "قاماق", "قاما"], None, new) == (
+        "ئىلھام توختى", "قاماق",
+    )

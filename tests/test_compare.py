@@ -249,6 +249,18 @@ def test_automatic_excerpt_follows_content_without_being_reported() -> None:
     assert changed_fields(long_old, long_new) == ["content"]
 
 
+def test_automatic_excerpt_of_chinese_text_is_counted_in_characters() -> None:
+    """WordPress trims Chinese excerpts by characters: the excerpt is the text's opening
+    characters, not its first whitespace "words" (a whole sentence)."""
+    old = {"text": ["当局将这些设施称为职业技能教育培训中心，但前被拘留者描述了酷刑。"],
+           "excerpt": "当局将这些设施称为职业技能教育…"}  # fmt: skip
+    new = {"text": ["当局将这些设施称为反恐和去极端化工作，但前被拘留者描述了酷刑。"],
+           "excerpt": "当局将这些设施称为反恐和去极端…"}  # fmt: skip
+    assert changed_fields(old, new) == ["content"]
+    hand = {**new, "excerpt": "人权组织的声明"}
+    assert changed_fields(old, hand) == ["content", "excerpt"]
+
+
 def test_hand_written_excerpt_change_is_reported() -> None:
     old = {"text": ["Body text here."], "excerpt": "A summary."}
     new = {"text": ["Body text changed."], "excerpt": "A new summary."}

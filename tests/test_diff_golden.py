@@ -1,14 +1,17 @@
-"""Golden diffs: the real iuhrdf post edited in realistic ways, rendered as Markdown.
+"""Golden diffs: the real iuhrdf post edited in realistic ways, and posts in Chinese (written
+without spaces) and Uyghur (Arabic script, right to left), rendered as Markdown.
 
-Each case is ``tests/fixtures/golden/<case>/{before,after}.json`` (REST records) and the
-expected Markdown. Regenerate after an intended change with ``WPWATCH_REGEN_GOLDEN=1`` and
-review the diff of the expected files before committing it.
+Each case is ``tests/fixtures/golden/<case>/{before,after}.json`` (REST records), optionally
+``context.json`` (where it comes from, when not the English iuhrdf post), and the expected
+Markdown. Regenerate after an intended change with ``WPWATCH_REGEN_GOLDEN=1`` and review the
+diff of the expected files before committing it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ import pytest
 
 from diffs.render import render
 from diffs.report import Comparison, Context, Report, Version, compare_versions
+from diffs.text import Segment
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "before.json").exists())
@@ -37,6 +41,10 @@ SUMMARIES = {
         "category 'statements' added; now sticky"
     ),
     "paragraphs-rewritten": "paragraph 16 added (11 words)",
+    # 职业技能教育培训中心 → 反恐和去极端化工作: counted in characters, not as 1 "word"
+    "chinese-term-replaced": "10 characters replaced by 9 in paragraph 2",
+    # دەرھال ۋە شەرتسىز ... تەلەپ → ... ئۈمىد: Arabic script is diffed by words
+    "uyghur-demand-softened": "4 words replaced by 1 in paragraph 2",
 }
 
 
@@ -45,11 +53,18 @@ def load(case: str, name: str) -> dict[str, Any]:
     return data
 
 
+def context(case: str) -> Context:
+    path = GOLDEN / case / "context.json"
+    return replace(CONTEXT, **json.loads(path.read_text(encoding="utf-8"))) if path.exists() else CONTEXT
+
+
 def comparison(case: str) -> Comparison:
     before = Version.from_post(
-        load(case, "before.json"), id=1, fetched_at="2024-03-01T06:00:00.000Z"
+        load(case, "before.json"), id=11, number=1, fetched_at="2024-03-01T06:00:00.000Z"
     )
-    after = Version.from_post(load(case, "after.json"), id=2, fetched_at="2024-03-14T09:19:58.000Z")
+    after = Version.from_post(
+        load(case, "after.json"), id=57, number=2, fetched_at="2024-03-14T09:19:58.000Z"
+    )
     return compare_versions(before, after)
 
 
@@ -59,7 +74,7 @@ def test_there_are_golden_cases() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=CASES)
 def test_golden_markdown(case: str) -> None:
-    markdown = render(Report(CONTEXT, comparison(case)), "md")
+    markdown = render(Report(context(case), comparison(case)), "md")
     expected = GOLDEN / case / "expected.md"
     if REGEN:
         expected.write_text(markdown, encoding="utf-8")
@@ -106,3 +121,34 @@ def test_styles_only_is_markup_only() -> None:
     c = comparison("inline-styles-only")
     assert c.markup_only and c.changed == ("markup",)
     assert not c.changed_blocks and not c.fields
+
+
+def test_chinese_edit_shows_the_characters_that_changed() -> None:
+    """Not the whole sentence removed and added: the rest of it stays unchanged."""
+    c = comparison("chinese-term-replaced")
+    (block,) = c.changed_blocks
+    assert [(s.op, s.text) for s in block.segments if s.op != "="] == [
+        ("-", "职业技能教育培训中心"), ("+", "反恐和去极端化工作"),
+    ]
+    assert block.segments[0] == Segment("=", "当局将这些设施称为“")
+    assert (block.removed.chars, block.added.chars, block.removed.words) == (10, 9, 0)
+    md = render(Report(context("chinese-term-replaced"), c), "md")
+    assert "称为“~~职业技能教育培训中心~~ **反恐和去极端化工作**”" in md
+
+
+def test_chinese_post_size_is_in_characters_with_latin_words_kept_whole() -> None:
+    c = comparison("chinese-term-replaced")
+    # "2017年", "（OHCHR）于2022年8月31日": 2017, OHCHR, 2022, 8 and 31 stay words
+    assert (c.size.words, c.size.chars) == (5, 178)
+    assert "(5 words and 178 characters)" in render(
+        Report(CONTEXT, compare_versions(None, Version.from_post(load(
+            "chinese-term-replaced", "after.json")))), "md"
+    )
+
+
+def test_uyghur_edit_is_diffed_by_words() -> None:
+    (block,) = comparison("uyghur-demand-softened").changed_blocks
+    changed = [(s.op, s.text) for s in block.segments if s.op != "="]
+    assert changed == [
+        ("-", "دەرھال ۋە شەرتسىز "), ("-", "تەلەپ"), ("+", "ئۈمىد"),
+    ]

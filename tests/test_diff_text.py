@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import unicodedata
 
 import pytest
 
 from diffs.blocks import html_blocks, kinds_for
 from diffs.htmltext import parse, text_blocks
-from diffs.text import Segment, diff_blocks, diff_words
+from diffs.scripts import counts
+from diffs.text import Segment, Tally, diff_blocks, diff_words, tally, tokens
 
 WORDS = [
     "the",
@@ -139,3 +141,68 @@ def test_kinds_fall_back_to_paragraph_when_text_differs() -> None:
     assert kinds_for(["Heading"], "<h2>Heading</h2>") == ["heading"]
     assert kinds_for(["Other"], "<h2>Heading</h2>") == ["paragraph"]
     assert kinds_for(["A", "B"], None) == ["paragraph", "paragraph"]
+
+
+# --- scripts written without spaces ---------------------------------------------------------
+UNSPACED_SAMPLES = [
+    "今天伊力哈木·土赫提被判处无期徒刑。",  # Chinese
+    "東京で記者会見が開かれました。カタカナも。",  # Japanese: Kanji, Hiragana, Katakana
+    "รัฐบาลได้ออกแถลงการณ์",  # Thai, with combining vowels and tones
+]
+
+
+@pytest.mark.parametrize("text", UNSPACED_SAMPLES, ids=["chinese", "japanese", "thai"])
+def test_unspaced_scripts_are_tokenized_per_character(text: str) -> None:
+    toks = tokens(text)
+    assert "".join(toks) == text
+    assert len(toks) > len(text) // 2  # no whole-sentence "word"
+    # a combining mark stays with its letter: no token starts with one
+    assert not any(unicodedata.category(t[0]).startswith("M") for t in toks)
+
+
+def test_thai_marks_stay_on_their_letter() -> None:
+    assert tokens("ที่") == ["ที่"]  # tho thahan + sara i + mai ek: one unit
+
+
+def test_latin_words_stay_whole_in_mixed_text() -> None:
+    assert tokens("2024年 OHCHR 报告 Ilham Tohti。") == [
+        "2024", "年", " ", "OHCHR", " ", "报", "告", " ", "Ilham", " ", "Tohti", "。",
+    ]
+    assert diff_words("Ilham Tohti 被判处", "Ilham Tohti 被判决") == [
+        Segment("=", "Ilham Tohti 被判"), Segment("-", "处"), Segment("+", "决"),
+    ]
+
+
+def test_arabic_script_is_diffed_by_words() -> None:
+    old, new = "ئۇنى دەرھال قويۇپ بېرىشنى تەلەپ قىلدى", "ئۇنى قويۇپ بېرىشنى ئۈمىد قىلدى"
+    segments = diff_words(old, new)
+    assert [(s.op, s.text.strip()) for s in segments if s.op != "="] == [
+        ("-", "دەرھال"), ("-", "تەلەپ"), ("+", "ئۈمىد"),
+    ]
+    assert tally(old) == Tally(words=6)
+
+
+def test_counts_in_characters_for_unspaced_text_only() -> None:
+    assert counts("a — b, c.") == (4, 0)  # unchanged for spaced text: whitespace words
+    assert counts("职业技能教育培训中心") == (0, 10)
+    assert counts("「新疆」，2024年。") == (1, 3)  # punctuation is not counted
+    assert counts("Ilham伊力哈木") == (1, 4)
+
+
+def test_an_edited_chinese_paragraph_is_paired_not_removed_and_added() -> None:
+    old = ["第一段没有变化。", "当局将这些设施称为职业技能教育培训中心，但前被拘留者描述了酷刑。"]
+    new = ["第一段没有变化。", "当局将这些设施称为反恐和去极端化工作，但前被拘留者描述了酷刑。"]
+    (block,) = [b for b in diff_blocks(old, new) if b.op != "equal"]
+    assert block.op == "change" and (block.removed, block.added) == (Tally(0, 10), Tally(0, 9))
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_chinese_never_dropped(seed: int) -> None:
+    rnd = random.Random(seed)
+    chars = list("中国新疆维吾尔人权报告，。的了在和OHCHR 2024")
+    old = "".join(rnd.choice(chars) for _ in range(rnd.randint(0, 60)))
+    new = list(old)
+    for _ in range(rnd.randint(1, 6)):
+        at = rnd.randint(0, len(new))
+        new[at : at + rnd.randint(0, 4)] = [rnd.choice(chars) for _ in range(rnd.randint(0, 5))]
+    assert sides(diff_words(old, "".join(new))) == (old, "".join(new))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from diffs.htmltext import normalize_url
-from diffs.normalize import content_hash, normalize, revision_count, taxonomy_keys
+from diffs.normalize import content_hash, normalize, rest_base, revision_count, taxonomy_keys
 
 FIXTURE = Path(__file__).parent / "fixtures" / "posts" / "iuhrdf-post-4546.json"
 
@@ -189,6 +189,20 @@ def test_custom_taxonomies_from_term_links(post: dict[str, Any]) -> None:
         {"taxonomy": "region", "href": "https://x.org/?rest_route=/wp/v2/regions&post=4546"}
     )
     assert normalize(post)["terms"]["regions"] == [3, 9]
+
+
+@pytest.mark.parametrize(
+    ("href", "base"),
+    [
+        ("https://x.org/wp-json/wp/v2/topic?post=1", "topic"),
+        ("https://x.org/en/wp-json/wp/v2/categories/", "categories"),
+        ("https://x.org/?rest_route=/wp/v2/regions&post=4546", "regions"),
+        ("https://x.org/?rest_route=%2Fwp%2Fv2%2Ftags%2F&post=1", "tags"),
+        ("http://[::1/bad", ""),
+    ],
+)
+def test_rest_base_of_pretty_and_plain_permalink_links(href: str, base: str) -> None:
+    assert rest_base(href) == base
 
 
 def test_custom_taxonomies_without_term_links() -> None:

@@ -234,3 +234,18 @@ def test_commands_work_under_python_dash_m(db: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("## New: A second statement")
+
+
+def test_versions_are_numbered_per_post_with_the_archive_id_beside(db: Path) -> None:
+    """Post 4546 has versions #1, #2 and #4 (#3 is the second post's first): v1, v2, v3."""
+    archive = Archive(str(db))
+    versions = [queries.version(archive, i) for i in (1, 2, 3, 4)]
+    assert [(v.id, v.number) for v in versions if v] == [(1, 1), (2, 2), (3, 1), (4, 3)]
+    text = run(db, "show", "3").output
+    assert "from     v2 (#2), fetched" in text and "to       v3 (#4), fetched" in text
+    assert "- Version: v1 (#3), fetched" in run(db, "show", "2", "--format", "md").output
+    page = run(db, "show", "3", "--format", "html").output
+    assert "v2 (#2) → v3 (#4)" in page and "Before · v2 (#2)" in page
+    data = json.loads(run(db, "show", "3", "--format", "json").output)
+    assert (data["old_version"]["number"], data["new_version"]["number"]) == (2, 3)
+    assert "to       v3 (#4)" in run(db, "diff", "1", "4").output
