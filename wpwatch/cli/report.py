@@ -1,8 +1,7 @@
 """`wpwatch show`, `wpwatch diff` and `wpwatch report`: reviewing what changed.
 
 Thin commands over ``archive.queries`` (read the archive) and ``diffs`` (compare, render).
-They are registered on the ``wpwatch`` group by an import at the bottom of ``wpwatch.cli``;
-the diffing and templating libraries are imported when a command runs, so that every other
+The diffing and templating libraries are imported when a command runs, so that every other
 `wpwatch` command starts as fast as before.
 """
 
@@ -11,21 +10,16 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from archive import queries, utcnow
+from archive import queries
 from diffs.report import change_report
-from wpwatch.cli import Ctx, cli, fail
-from wpwatch.values import normalize_site_url, since_to_iso
-
-if TYPE_CHECKING:
-    pass
+from wpwatch.cli._common import Ctx, global_options, json_option, pass_ctx
+from wpwatch.exceptions import ConfigError
+from wpwatch.values import normalize_site_url, since_to_iso, utcnow
 
 FORMATS = ("text", "md", "html", "json")  # diffs.render.FORMATS (a test keeps them equal)
-
-pass_obj = click.pass_obj  # the group's context object is a wpwatch.cli.Ctx
 
 format_option = click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
@@ -36,12 +30,14 @@ color_option = click.option(
 )
 
 
-@cli.command()
+@click.command()
 @click.argument("change_id", type=int)
 @format_option
+@json_option("Print JSON (the same as --format json).")
 @color_option
-@pass_obj
-def show(obj: Ctx, change_id: int, fmt: str, color: bool | None) -> None:
+@global_options
+@pass_ctx
+def show(obj: Ctx, change_id: int, fmt: str, as_json: bool, color: bool | None) -> None:
     """Show one change: the words, links, media and fields a reader would notice.
 
     \b
@@ -52,20 +48,24 @@ def show(obj: Ctx, change_id: int, fmt: str, color: bool | None) -> None:
     """
     from diffs.render import render
 
+    fmt = _json_format(fmt, as_json)
     found = queries.change(obj.archive, change_id)
     if found is None:
-        fail(f"no change #{change_id} in {obj.db}: list them with `wpwatch changes`")
-    assert found is not None
+        raise ConfigError(f"no change #{change_id} in {obj.db}: list them with `wpwatch changes`")
     _echo(render(change_report(found), fmt, color=_color(fmt, color)), fmt, color)
 
 
-@cli.command("diff")
+@click.command("diff")
 @click.argument("version_a", type=int)
 @click.argument("version_b", type=int)
 @format_option
+@json_option("Print JSON (the same as --format json).")
 @color_option
-@pass_obj
-def diff_versions(obj: Ctx, version_a: int, version_b: int, fmt: str, color: bool | None) -> None:
+@global_options
+@pass_ctx
+def diff_versions(
+    obj: Ctx, version_a: int, version_b: int, fmt: str, as_json: bool, color: bool | None
+) -> None:
     """Compare any two stored versions of one post (ids from `wpwatch history`).
 
     \b
@@ -76,14 +76,16 @@ def diff_versions(obj: Ctx, version_a: int, version_b: int, fmt: str, color: boo
     from diffs.render import render
     from diffs.report import Context, Report, compare_versions
 
+    fmt = _json_format(fmt, as_json)
     a = queries.version(obj.archive, version_a)
     b = queries.version(obj.archive, version_b)
-    for vid, v in ((version_a, a), (version_b, b)):
-        if v is None:
-            fail(f"no version {vid} in {obj.db}: see `wpwatch history SITE_URL TYPE WP_ID`")
-    assert a is not None and b is not None
+    if a is None or b is None:
+        missing = version_a if a is None else version_b
+        raise ConfigError(
+            f"no version {missing} in {obj.db}: see `wpwatch history SITE_URL TYPE WP_ID`"
+        )
     if a.post_id != b.post_id:
-        fail(
+        raise ConfigError(
             f"versions {version_a} ({a.type}/{a.wp_id} of {a.site}) and {version_b} "
             f"({b.type}/{b.wp_id} of {b.site}) are of different posts: compare two versions "
             "of one post"
@@ -93,12 +95,12 @@ def diff_versions(obj: Ctx, version_a: int, version_b: int, fmt: str, color: boo
     _echo(render(report_, fmt, color=_color(fmt, color)), fmt, color)
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--since",
     default="7d",
     show_default=True,
-    help='Changes detected since: "7d", "12h" or a date.',
+    help='Changes detected since: "7d", "12h", "1w" or a date.',
 )
 @click.option(
     "--out",
@@ -109,7 +111,8 @@ def diff_versions(obj: Ctx, version_a: int, version_b: int, fmt: str, color: boo
 )
 @click.option("--site", help="Only this site (URL or name).")
 @click.option("--base-url", help="Where DIR will be served: makes the feed's links absolute.")
-@pass_obj
+@global_options
+@pass_ctx
 def report(obj: Ctx, since: str, out_dir: Path, site: str | None, base_url: str | None) -> None:
     """Write a static report: index.html, a page per change, feed.xml (Atom).
 
@@ -123,18 +126,21 @@ def report(obj: Ctx, since: str, out_dir: Path, site: str | None, base_url: str 
     """
     from diffs.site import build_site
 
-    if site and "://" in site:
-        site = normalize_site_url(site)
+    site_url = obj.site_url(site) if site else None
     since_iso = since_to_iso(since)
-    reports = [change_report(c) for c in queries.changes(obj.archive, since=since_iso, site=site)]
+    reports = [
+        change_report(c) for c in queries.changes(obj.archive, since=since_iso, site=site_url)
+    ]
+    # The feed's id stays what it was for the same --site as typed (a name, or a URL).
+    feed_site = (normalize_site_url(site) if "://" in site else site) if site else ""
     files = build_site(
         reports, generated_at=utcnow(), since=since_iso, base_url=base_url,
-        feed_key=f"{obj.archive.url}|{site or ''}",
+        feed_key=f"{obj.archive.url}|{feed_site}",
     )  # fmt: skip
     try:
         write_site(out_dir, files)
     except OSError as exc:
-        fail(f"cannot write the report to {out_dir}: {exc.strerror or exc}")
+        raise ConfigError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from None
     click.echo(
         f"wrote {len(reports)} change {'page' if len(reports) == 1 else 'pages'}, index.html "
         f"and feed.xml to {out_dir}"
@@ -152,6 +158,15 @@ def write_site(out_dir: Path, files: dict[str, str]) -> None:
             stale.unlink()
     for rel, text in files.items():
         (out_dir / rel).write_text(text, encoding="utf-8")
+
+
+def _json_format(fmt: str, as_json: bool) -> str:
+    """--json is --format json; with another --format it is a contradiction."""
+    if not as_json:
+        return fmt
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"--json and --format {fmt} contradict each other: give one of them")
+    return "json"
 
 
 def _color(fmt: str, color: bool | None) -> bool:
