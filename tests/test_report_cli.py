@@ -19,7 +19,7 @@ from diffs.compare import changed_fields
 from diffs.render import FORMATS as RENDER_FORMATS
 from diffs.render import RENDERERS
 from wpwatch.cli import cli
-from wpwatch.cli_report import FORMATS
+from wpwatch.cli.report import FORMATS
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "fixtures" / "golden"

@@ -6,10 +6,12 @@ import json
 
 import click
 
-from wpwatch.cli import Ctx, Group, cli
+from wpwatch.cli._common import Ctx, Group, global_options, json_option, pass_ctx
+from wpwatch.exceptions import ConfigError
 
 
-@cli.group(cls=Group)
+@click.group(cls=Group)
+@global_options
 def alerts() -> None:
     """Alert channels and the outbox of alerts waiting to be delivered.
 
@@ -23,26 +25,26 @@ def alerts() -> None:
 
 @alerts.command("test")
 @click.argument("channel")
-@click.pass_obj
+@global_options
+@pass_ctx
 def alerts_test(obj: Ctx, channel: str) -> None:
     """Send a test message through CHANNEL (a [[alerts]] name in the config)."""
-    from alerts.exceptions import DeliveryError
     from alerts.message import test_message
     from alerts.service import channels
 
-    found = channels(obj.config(must_exist=True)).get(channel)
+    configured = channels(obj.config(must_exist=True))
+    found = configured.get(channel)
     if found is None:
-        raise click.UsageError(f"no [[alerts]] named {channel!r} in {obj.config_path}")
-    try:
-        found.send(test_message(channel))
-    except DeliveryError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise ConfigError(f"no [[alerts]] named {channel!r} in {obj.config_path}; "
+                          f"configured: {', '.join(configured) or 'none'}")
+    found.send(test_message(channel))  # a DeliveryError is the usual one-line error
     click.echo(f"sent a test message: {found.describe()}")
 
 
 @alerts.command("pending")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
+@json_option()
+@global_options
+@pass_ctx
 def alerts_pending(obj: Ctx, as_json: bool) -> None:
     """List alerts not yet delivered (queued, waiting for a digest, or failing)."""
     from alerts.deliver import pending
@@ -66,7 +68,8 @@ def alerts_pending(obj: Ctx, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
 @click.option("--now", "ignore_backoff", is_flag=True,
               help="Retry failed alerts now instead of waiting out their backoff.")
-@click.pass_obj
+@global_options
+@pass_ctx
 def alerts_send(obj: Ctx, dry_run: bool, ignore_backoff: bool) -> None:
     """Deliver every alert that is due (the daemon runs the same code).
 

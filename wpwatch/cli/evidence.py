@@ -8,39 +8,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from archive.export import FORMATS, export_site
 from archive.verify import SiteReport, verify_archive
-from wpwatch.cli import Ctx, cli, fail
-from wpwatch.values import normalize_site_url, since_to_iso
+from wpwatch.cli._common import Ctx, global_options, json_option, pass_ctx
+from wpwatch.exceptions import ConfigError
+from wpwatch.values import since_to_iso
 
 SHOWN_PROBLEMS = 20
 
-pass_ctx = click.pass_obj  # the group's context object is a wpwatch.cli.Ctx
 
-
-def _find_site(obj: Ctx, raw: str) -> dict[str, Any]:
-    """A site row by config name, archive name or URL; a one-line error when unknown."""
-    conf_site = obj.config().site(raw)
-    candidates = {raw}
-    if conf_site is not None:
-        candidates.add(conf_site.url)
-    if "://" in raw:
-        try:
-            candidates.add(normalize_site_url(raw))
-        except ValueError:
-            pass
-    for row in obj.archive.list_sites():
-        if row["url"] in candidates or row["name"] == raw:
-            return row
-    fail(f"no site {raw!r} in the archive {obj.db}: see `wpwatch status` for the sites it holds")
-    raise AssertionError  # fail() exits
-
-
-@cli.command()
+@click.command()
 @click.option("--site", help="Only this site (URL or name).")
 @click.option(
     "--tsa-ca",
@@ -49,7 +29,8 @@ def _find_site(obj: Ctx, raw: str) -> dict[str, Any]:
     help="PEM root certificate(s) of the timestamp authority, to check token signatures "
     "(env WPWATCH_TSA_CA).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per site.")
+@json_option("Print one JSON object per site.")
+@global_options
 @pass_ctx
 def verify(obj: Ctx, site: str | None, tsa_ca: Path | None, as_json: bool) -> None:
     """Recompute every raw-byte SHA-256 and each site's hash chain.
@@ -65,7 +46,7 @@ def verify(obj: Ctx, site: str | None, tsa_ca: Path | None, as_json: bool) -> No
     """
     from archive.tsa import load_roots
 
-    site_ids = [_find_site(obj, site)["id"]] if site else None
+    site_ids = [obj.site_row(site)["id"]] if site else None
     roots = load_roots(tsa_ca.read_bytes()) if tsa_ca else None
     reports = verify_archive(obj.archive, site_ids=site_ids, tsa_roots=roots)
     broken = [r for r in reports if not r.ok]
@@ -106,7 +87,7 @@ def _report_text(r: SiteReport) -> str:
     return "\n".join(lines)
 
 
-@cli.command()
+@click.command()
 @click.option("--site", required=True, help="The site to export (URL or name).")
 @click.option("--since", help='Only versions fetched and changes detected since: "7d" or a date.')
 @click.option(
@@ -118,6 +99,7 @@ def _report_text(r: SiteReport) -> str:
 )
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The file to write.")
+@global_options
 @pass_ctx
 def export(obj: Ctx, site: str, since: str | None, fmt: str | None, out: Path) -> None:
     """Export a site's versions and changes as WARC or JSON lines.
@@ -140,19 +122,21 @@ def export(obj: Ctx, site: str, since: str | None, fmt: str | None, out: Path) -
         elif name.endswith((".jsonl", ".ndjson")):
             fmt = "jsonl"
         else:
-            fail(f"cannot tell the format from {out.name!r}: add --format warc or --format jsonl")
-    assert fmt is not None
-    row = _find_site(obj, site)
+            raise ConfigError(
+                f"cannot tell the format from {out.name!r}: add --format warc or --format jsonl"
+            )
+    row = obj.site_row(site)
     summary = export_site(obj.archive, row["url"], out, fmt=fmt, since=since_to_iso(since))
     click.echo(f"exported {summary.versions} versions and {summary.changes} changes"
                + (f" ({summary.responses} responses)" if fmt == "warc" else "")
                + f" of {row['url']} to {out}")
 
 
-@cli.command()
+@click.command()
 @click.option("--tsa", "tsa_url", envvar="WPWATCH_TSA_URL", required=True,
               help="URL of an RFC 3161 timestamp authority (env WPWATCH_TSA_URL).")
 @click.option("--site", help="Only this site (URL or name).")
+@global_options
 @pass_ctx
 def timestamp(obj: Ctx, tsa_url: str, site: str | None) -> None:
     """Get an RFC 3161 timestamp of each site's chain head from a timestamp authority.
@@ -167,7 +151,7 @@ def timestamp(obj: Ctx, tsa_url: str, site: str | None) -> None:
     """
     from archive.tsa import stamp_heads
 
-    site_ids = [_find_site(obj, site)["id"]] if site else None
+    site_ids = [obj.site_row(site)["id"]] if site else None
     stamps = stamp_heads(obj.archive, tsa_url, site_ids=site_ids)
     for st in stamps:
         click.echo(f"{st.site}: head #{st.seq} {st.chain_hash[:16]}… timestamped at {st.gen_time}")

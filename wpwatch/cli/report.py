@@ -1,8 +1,7 @@
 """`wpwatch show`, `wpwatch diff` and `wpwatch report`: reviewing what changed.
 
 Thin commands over ``archive.queries`` (read the archive) and ``diffs`` (compare, render).
-They are registered on the ``wpwatch`` group by an import at the bottom of ``wpwatch.cli``;
-the diffing and templating libraries are imported when a command runs, so that every other
+The diffing and templating libraries are imported when a command runs, so that every other
 `wpwatch` command starts as fast as before.
 """
 
@@ -11,21 +10,16 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from archive import queries, utcnow
+from archive import queries
 from diffs.report import change_report
-from wpwatch.cli import Ctx, cli, fail
-from wpwatch.values import normalize_site_url, since_to_iso
-
-if TYPE_CHECKING:
-    pass
+from wpwatch.cli._common import Ctx, global_options, pass_ctx
+from wpwatch.exceptions import ConfigError
+from wpwatch.values import normalize_site_url, since_to_iso, utcnow
 
 FORMATS = ("text", "md", "html", "json")  # diffs.render.FORMATS (a test keeps them equal)
-
-pass_obj = click.pass_obj  # the group's context object is a wpwatch.cli.Ctx
 
 format_option = click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
@@ -36,11 +30,12 @@ color_option = click.option(
 )
 
 
-@cli.command()
+@click.command()
 @click.argument("change_id", type=int)
 @format_option
 @color_option
-@pass_obj
+@global_options
+@pass_ctx
 def show(obj: Ctx, change_id: int, fmt: str, color: bool | None) -> None:
     """Show one change: the words, links, media and fields a reader would notice.
 
@@ -54,17 +49,17 @@ def show(obj: Ctx, change_id: int, fmt: str, color: bool | None) -> None:
 
     found = queries.change(obj.archive, change_id)
     if found is None:
-        fail(f"no change #{change_id} in {obj.db}: list them with `wpwatch changes`")
-    assert found is not None
+        raise ConfigError(f"no change #{change_id} in {obj.db}: list them with `wpwatch changes`")
     _echo(render(change_report(found), fmt, color=_color(fmt, color)), fmt, color)
 
 
-@cli.command("diff")
+@click.command("diff")
 @click.argument("version_a", type=int)
 @click.argument("version_b", type=int)
 @format_option
 @color_option
-@pass_obj
+@global_options
+@pass_ctx
 def diff_versions(obj: Ctx, version_a: int, version_b: int, fmt: str, color: bool | None) -> None:
     """Compare any two stored versions of one post (ids from `wpwatch history`).
 
@@ -78,12 +73,13 @@ def diff_versions(obj: Ctx, version_a: int, version_b: int, fmt: str, color: boo
 
     a = queries.version(obj.archive, version_a)
     b = queries.version(obj.archive, version_b)
-    for vid, v in ((version_a, a), (version_b, b)):
-        if v is None:
-            fail(f"no version {vid} in {obj.db}: see `wpwatch history SITE_URL TYPE WP_ID`")
-    assert a is not None and b is not None
+    if a is None or b is None:
+        missing = version_a if a is None else version_b
+        raise ConfigError(
+            f"no version {missing} in {obj.db}: see `wpwatch history SITE_URL TYPE WP_ID`"
+        )
     if a.post_id != b.post_id:
-        fail(
+        raise ConfigError(
             f"versions {version_a} ({a.type}/{a.wp_id} of {a.site}) and {version_b} "
             f"({b.type}/{b.wp_id} of {b.site}) are of different posts: compare two versions "
             "of one post"
@@ -93,7 +89,7 @@ def diff_versions(obj: Ctx, version_a: int, version_b: int, fmt: str, color: boo
     _echo(render(report_, fmt, color=_color(fmt, color)), fmt, color)
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--since",
     default="7d",
@@ -109,7 +105,8 @@ def diff_versions(obj: Ctx, version_a: int, version_b: int, fmt: str, color: boo
 )
 @click.option("--site", help="Only this site (URL or name).")
 @click.option("--base-url", help="Where DIR will be served: makes the feed's links absolute.")
-@pass_obj
+@global_options
+@pass_ctx
 def report(obj: Ctx, since: str, out_dir: Path, site: str | None, base_url: str | None) -> None:
     """Write a static report: index.html, a page per change, feed.xml (Atom).
 
@@ -134,7 +131,7 @@ def report(obj: Ctx, since: str, out_dir: Path, site: str | None, base_url: str 
     try:
         write_site(out_dir, files)
     except OSError as exc:
-        fail(f"cannot write the report to {out_dir}: {exc.strerror or exc}")
+        raise ConfigError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from None
     click.echo(
         f"wrote {len(reports)} change {'page' if len(reports) == 1 else 'pages'}, index.html "
         f"and feed.xml to {out_dir}"

@@ -1,0 +1,71 @@
+"""What `wpwatch status` reports, per site: plain records built from the archive and config.
+
+:func:`site_statuses` is a pure reading of the archive: it writes nothing and prints
+nothing; the command prints its records as text or JSON (`status --json` is a contract).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from wpwatch.config import Config
+
+if TYPE_CHECKING:
+    from archive import Archive
+
+#: Failed rounds in a row after which a site is shown as degraded.
+DEGRADED_AFTER_ERRORS = 3
+
+
+def site_statuses(archive: Archive, conf: Config) -> list[dict[str, Any]]:
+    """One record per configured site, then per other site the archive holds.
+
+    Each has `name`, `url`, `last_round` (or None), `next_due`, `degraded`,
+    `degraded_reason`, `errors_in_a_row`, `last_interrupted` and `pending_alerts`.
+    """
+    from alerts.deliver import pending_counts
+
+    last = archive.last_rounds()
+    schedule = archive.schedules()
+    pending = pending_counts(archive)
+    known = {s["url"]: s for s in archive.list_sites()}
+    configured = [s.url for s in conf.sites]
+    urls = configured + [u for u in known if u not in set(configured)]
+    out = []
+    for url in urls:
+        site_row = known.get(url)
+        sc = conf.site(url)
+        rnd = last.get(site_row["id"]) if site_row else None
+        in_a_row = archive.errors_in_a_row(site_row["id"]) if site_row else 0
+        degraded_mode = bool(rnd and rnd["outcome"] == "degraded")
+        out.append(
+            {
+                "name": sc.name if sc else (site_row or {}).get("name") or url,
+                "url": url,
+                "last_round": _round_record(rnd),
+                "next_due": (schedule.get(url) or {}).get("next_due") if sc else None,
+                "degraded": in_a_row >= DEGRADED_AFTER_ERRORS or degraded_mode,
+                "degraded_reason": rnd["error"] if rnd and degraded_mode else None,
+                "errors_in_a_row": in_a_row,
+                "last_interrupted": archive.last_round_with(site_row["id"], "interrupted")
+                if site_row
+                else None,
+                "pending_alerts": pending.get(site_row["id"], 0) if site_row else 0,
+            }
+        )
+    return out
+
+
+def _round_record(rnd: dict[str, Any] | None) -> dict[str, Any] | None:
+    if rnd is None:
+        return None
+    return {
+        "started": rnd["started_at"],
+        "finished": rnd["finished_at"],
+        "outcome": rnd["outcome"],
+        "requests": rnd["requests"],
+        "bytes": rnd["bytes"],
+        "changes": rnd["counts"],
+        "errors": rnd["errors"],
+        "error": rnd["error"],
+    }
