@@ -58,18 +58,19 @@ def test_sites_add_list_remove_keep_comments(tmp_path: Path) -> None:
     runner = CliRunner()
     base = ["--config", str(path), "--db", str(tmp_path / "a.db")]
     r = runner.invoke(cli, [*base, "sites", "add", "https://iuhrdf.org/en/", "--name", "iuhrdf",
-                            "--interval", "10m"])
+                            "--interval", "10m", "--no-check"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(cli, [*base, "sites", "add", "http://127.0.0.1:9/", "--types", "posts,pages"])
+    r = runner.invoke(cli, [*base, "sites", "add", "http://127.0.0.1:9/", "--types", "posts,pages",
+                            "--no-check"])
     assert r.exit_code == 0, r.output
     text = path.read_text()
     assert "# my sites" in text and "# polite" in text
     r = runner.invoke(cli, [*base, "sites", "list"])
     assert "iuhrdf\thttps://iuhrdf.org/en\tevery 10m\tall types" in r.output
     assert "127.0.0.1:9\thttp://127.0.0.1:9\tevery 15m\tposts,pages" in r.output
-    r = runner.invoke(cli, [*base, "sites", "add", "https://iuhrdf.org/en"])
+    r = runner.invoke(cli, [*base, "sites", "add", "https://iuhrdf.org/en", "--no-check"])
     assert r.exit_code == 2
-    assert r.output.strip().startswith("wpwatch: https://iuhrdf.org/en (or the name")
+    assert r.output.strip() == f"wpwatch: https://iuhrdf.org/en is already watched in {path}, as iuhrdf"
     r = runner.invoke(cli, [*base, "sites", "remove", "iuhrdf"])
     assert r.exit_code == 0, r.output
     assert [s.name for s in cfg.load(path).sites] == ["127.0.0.1:9"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomlkit
 
-from wpwatch.exceptions import ConfigError
+from wpwatch.exceptions import ConfigError, UnknownSite
 from wpwatch.values import normalize_site_url, parse_duration
 
 DEFAULT_INTERVAL = 15 * 60
@@ -180,18 +181,25 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
 
 def add_site(
     path: Path, url: str, *, name: str | None = None, interval: str | None = None,
-    types: list[str] | None = None,
+    types: list[str] | None = None, check: Callable[[str, list[str]], object] | None = None,
 ) -> SiteConfig:
-    """Append a [[sites]] entry, keeping the file's comments and layout."""
-    try:
-        url = normalize_site_url(url)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    """Append a [[sites]] entry, keeping the file's comments and layout.
+
+    `check(url, types)`, when given, is called once the entry is known to be valid and
+    new, before the file is written; what it raises leaves the file as it was.
+    """
+    url = normalize_site_url(url)  # BadURL, a ConfigError, says what is wrong with it
     doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
     current = parse(doc.unwrap(), path)
     name = name or url.split("://", 1)[1]
-    if current.site(url) or current.site(name):
-        raise ConfigError(f"{url} (or the name {name}) is already in {path}")
+    same_url, same_name = current.site(url), current.site(name)
+    if same_url is not None:
+        raise ConfigError(f"{url} is already watched in {path}, as {same_url.name}")
+    if same_name is not None:
+        raise ConfigError(
+            f"the name {name} is already taken in {path} by {same_name.url}: choose another "
+            "with --name"
+        )
     entry = tomlkit.table()
     entry["name"] = name
     entry["url"] = url
@@ -200,6 +208,8 @@ def add_site(
         entry["interval"] = interval
     if types:
         entry["types"] = types
+    if check is not None:
+        check(url, list(types or ()))
     if "sites" not in doc:
         doc["sites"] = tomlkit.aot()
     doc["sites"].append(entry)
@@ -214,7 +224,8 @@ def remove_site(path: Path, key: str) -> SiteConfig:
     current = parse(doc.unwrap(), path)
     site = current.site(key)
     if site is None:
-        raise ConfigError(f"no site {key!r} in {path}")
+        known = ", ".join(s.name for s in current.sites) or "none"
+        raise UnknownSite(f"no site {key!r} in {path}; configured sites: {known}")
     aot = doc["sites"]
     for i, entry in enumerate(list(aot)):
         if normalize_site_url(str(entry["url"])) == site.url:

@@ -16,9 +16,20 @@ if TYPE_CHECKING:
 #: Failed rounds in a row after which a site is shown as degraded.
 DEGRADED_AFTER_ERRORS = 3
 
+#: Round outcomes that show the site answered (not "failed", "interrupted" or "running").
+REACHED = ("ok", "errors", "degraded")
 
-def site_statuses(archive: Archive, conf: Config) -> list[dict[str, Any]]:
-    """One record per configured site, then per other site the archive holds.
+
+def site_statuses(
+    archive: Archive, conf: Config, *, only: str | None = None
+) -> list[dict[str, Any]]:
+    """One record per configured site, then per other archived site that was ever reached.
+
+    A site that is not configured is listed only when the archive holds a record of it
+    (a version or a change) or one of its rounds reached it (ok, with errors, or
+    degraded): a one-off `wpwatch crawl` of a URL that never answered leaves only failed
+    rounds and is not shown as a failing site forever. `only` (a site URL) gives that
+    site's record alone, whatever the archive holds of it.
 
     Each has `name`, `url`, `last_round` (or None), `next_due`, `degraded`,
     `degraded_reason`, `errors_in_a_row`, `last_interrupted` and `pending_alerts`.
@@ -30,7 +41,12 @@ def site_statuses(archive: Archive, conf: Config) -> list[dict[str, Any]]:
     pending = pending_counts(archive)
     known = {s["url"]: s for s in archive.list_sites()}
     configured = [s.url for s in conf.sites]
-    urls = configured + [u for u in known if u not in set(configured)]
+    if only is not None:
+        urls = [only]
+    else:
+        urls = configured + [
+            u for u, row in known.items() if u not in set(configured) and _reached(archive, row)
+        ]
     out = []
     for url in urls:
         site_row = known.get(url)
@@ -54,6 +70,13 @@ def site_statuses(archive: Archive, conf: Config) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _reached(archive: Archive, site_row: dict[str, Any]) -> bool:
+    """Whether the archive holds evidence of the site or a round of it ever got through."""
+    if archive.chain_head(site_row["id"]) is not None:
+        return True
+    return any(archive.last_round_with(site_row["id"], outcome) for outcome in REACHED)
 
 
 def _round_record(rnd: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -28,7 +28,12 @@ def alerts() -> None:
 @global_options
 @pass_ctx
 def alerts_test(obj: Ctx, channel: str) -> None:
-    """Send a test message through CHANNEL (a [[alerts]] name in the config)."""
+    """Send a test message through CHANNEL (a [[alerts]] name in the config).
+
+    \b
+    Example:
+      wpwatch alerts test desk-email
+    """
     from alerts.message import test_message
     from alerts.service import channels
 
@@ -46,7 +51,13 @@ def alerts_test(obj: Ctx, channel: str) -> None:
 @global_options
 @pass_ctx
 def alerts_pending(obj: Ctx, as_json: bool) -> None:
-    """List alerts not yet delivered (queued, waiting for a digest, or failing)."""
+    """List alerts not yet delivered (queued, waiting for a digest, or failing).
+
+    \b
+    Examples:
+      wpwatch alerts pending
+      wpwatch alerts pending --json
+    """
     from alerts.deliver import pending
 
     rows = pending(obj.archive)

@@ -8,12 +8,12 @@ import click
 
 from wpwatch.cli._common import Ctx, global_options, json_option, one_line, pass_ctx
 from wpwatch.exceptions import ConfigError
-from wpwatch.values import KINDS, normalize_site_url, since_to_iso
+from wpwatch.values import KINDS, since_to_iso
 
 
 @click.command()
 @json_option("Print a JSON array (the stable contract).")
-@click.option("--since", help='Only changes detected since: "7d", "12h" or a date.')
+@click.option("--since", help='Only changes detected since: "7d", "12h", "1w" or a date.')
 @click.option("--site", help="Only this site (URL or name).")
 @click.option("--kind", type=click.Choice(KINDS), help="Only this kind of change.")
 @global_options
@@ -22,12 +22,12 @@ def changes(obj: Ctx, as_json: bool, since: str | None, site: str | None, kind: 
     """List detected changes, oldest first.
 
     \b
-    Example:
+    Examples:
       wpwatch changes --since 7d --kind deleted --json
+      wpwatch changes --site iuhrdf --since 1w
     """
-    if site and "://" in site:
-        site = normalize_site_url(site)
-    rows = obj.archive.changes(since=since_to_iso(since), site=site, kind=kind)
+    site_url = obj.site_url(site) if site else None
+    rows = obj.archive.changes(since=since_to_iso(since), site=site_url, kind=kind)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -43,25 +43,30 @@ def changes(obj: Ctx, as_json: bool, since: str | None, site: str | None, kind: 
 
 
 @click.command()
-@click.argument("site_url")
-@click.argument("type_")
-@click.argument("wp_id", type=int)
+@click.argument("site", metavar="SITE")
+@click.argument("type_", metavar="TYPE")
+@click.argument("wp_id", metavar="WP_ID", type=int)
 @json_option()
 @global_options
 @pass_ctx
-def history(obj: Ctx, site_url: str, type_: str, wp_id: int, as_json: bool) -> None:
+def history(obj: Ctx, site: str, type_: str, wp_id: int, as_json: bool) -> None:
     """Every stored version of one post, with hashes, and its changes.
 
+    SITE is a site's URL or name, TYPE a REST base (posts, pages, …) and WP_ID
+    the post's id on the site (as `wpwatch changes` lists them: TYPE/WP_ID).
+
     \b
-    Example:
+    Examples:
       wpwatch history https://example.org posts 4546
+      wpwatch history iuhrdf pages 12 --json
     """
-    conf = obj.config()
-    site = conf.site(site_url)
-    url = site.url if site else normalize_site_url(site_url)
+    url = obj.site_url(site)
     h = obj.archive.history(url, type_, wp_id)
     if h is None:
-        raise ConfigError(f"no post {type_}/{wp_id} of {url} in the archive")
+        raise ConfigError(
+            f"no post {type_}/{wp_id} of {url} in the archive: `wpwatch changes --site {site}` "
+            "lists its posts as TYPE/WP_ID"
+        )
     if as_json:
         click.echo(json.dumps(h, indent=2, ensure_ascii=False, default=str))
         return

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from crawler.runner import SiteSpec
     from wpwatch.config import Config
 
+# Exit status of `crawl` (documented in its help and the README). 2 is any usage or config
+# error (wpwatch.cli._common.EXIT_USAGE); further codes come after it.
 EXIT_OK = 0
 EXIT_SITE_FAILED = 1  # a site could not be watched (unreachable, not WordPress, REST closed)
 
@@ -33,8 +35,13 @@ def crawl(
 ) -> None:
     """Run one polling round for SITE_URLS (or every site in the config).
 
-    Prints one line per site: requests made and changes found. Exits 1 when
-    a site could not be watched (unreachable, not WordPress, REST closed).
+    Prints one line per site: requests made and changes found.
+
+    \b
+    Exit status:
+      0  every site was crawled
+      1  a site could not be watched (unreachable, not WordPress, REST closed)
+      2  a usage or config error (bad URL, bad wpwatch.toml)
 
     \b
     Examples:

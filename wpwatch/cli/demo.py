@@ -10,7 +10,8 @@ from wpwatch.cli._common import Ctx, global_options, pass_ctx
 
 
 @click.command()
-@click.option("--keep-db", is_flag=True, help="Keep the demo archive (demo.db) afterwards.")
+@click.option("--keep-db", is_flag=True,
+              help="Keep the demo archive afterwards, as ./wpwatch-demo.db.")
 @global_options
 @pass_ctx
 def demo(obj: Ctx, keep_db: bool) -> None:
@@ -18,11 +19,13 @@ def demo(obj: Ctx, keep_db: bool) -> None:
 
     Needs no internet: it serves the bundled posts on 127.0.0.1, crawls them
     (a baseline), edits, unpublishes, deletes and back-dates posts, crawls
-    again and prints the changes.
+    again and prints the changes. The archive is thrown away unless --keep-db
+    (./wpwatch-demo.db) or $WPWATCH_DEMO_DB (that path) keeps it.
 
     \b
-    Example:
+    Examples:
       wpwatch demo
+      wpwatch demo --keep-db && wpwatch --db wpwatch-demo.db changes
     """
     from wpwatch.demo.run import run_demo
 

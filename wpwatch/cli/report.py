@@ -15,7 +15,7 @@ import click
 
 from archive import queries
 from diffs.report import change_report
-from wpwatch.cli._common import Ctx, global_options, pass_ctx
+from wpwatch.cli._common import Ctx, global_options, json_option, pass_ctx
 from wpwatch.exceptions import ConfigError
 from wpwatch.values import normalize_site_url, since_to_iso, utcnow
 
@@ -33,10 +33,11 @@ color_option = click.option(
 @click.command()
 @click.argument("change_id", type=int)
 @format_option
+@json_option("Print JSON (the same as --format json).")
 @color_option
 @global_options
 @pass_ctx
-def show(obj: Ctx, change_id: int, fmt: str, color: bool | None) -> None:
+def show(obj: Ctx, change_id: int, fmt: str, as_json: bool, color: bool | None) -> None:
     """Show one change: the words, links, media and fields a reader would notice.
 
     \b
@@ -47,6 +48,7 @@ def show(obj: Ctx, change_id: int, fmt: str, color: bool | None) -> None:
     """
     from diffs.render import render
 
+    fmt = _json_format(fmt, as_json)
     found = queries.change(obj.archive, change_id)
     if found is None:
         raise ConfigError(f"no change #{change_id} in {obj.db}: list them with `wpwatch changes`")
@@ -57,10 +59,13 @@ def show(obj: Ctx, change_id: int, fmt: str, color: bool | None) -> None:
 @click.argument("version_a", type=int)
 @click.argument("version_b", type=int)
 @format_option
+@json_option("Print JSON (the same as --format json).")
 @color_option
 @global_options
 @pass_ctx
-def diff_versions(obj: Ctx, version_a: int, version_b: int, fmt: str, color: bool | None) -> None:
+def diff_versions(
+    obj: Ctx, version_a: int, version_b: int, fmt: str, as_json: bool, color: bool | None
+) -> None:
     """Compare any two stored versions of one post (ids from `wpwatch history`).
 
     \b
@@ -71,6 +76,7 @@ def diff_versions(obj: Ctx, version_a: int, version_b: int, fmt: str, color: boo
     from diffs.render import render
     from diffs.report import Context, Report, compare_versions
 
+    fmt = _json_format(fmt, as_json)
     a = queries.version(obj.archive, version_a)
     b = queries.version(obj.archive, version_b)
     if a is None or b is None:
@@ -94,7 +100,7 @@ def diff_versions(obj: Ctx, version_a: int, version_b: int, fmt: str, color: boo
     "--since",
     default="7d",
     show_default=True,
-    help='Changes detected since: "7d", "12h" or a date.',
+    help='Changes detected since: "7d", "12h", "1w" or a date.',
 )
 @click.option(
     "--out",
@@ -120,13 +126,16 @@ def report(obj: Ctx, since: str, out_dir: Path, site: str | None, base_url: str 
     """
     from diffs.site import build_site
 
-    if site and "://" in site:
-        site = normalize_site_url(site)
+    site_url = obj.site_url(site) if site else None
     since_iso = since_to_iso(since)
-    reports = [change_report(c) for c in queries.changes(obj.archive, since=since_iso, site=site)]
+    reports = [
+        change_report(c) for c in queries.changes(obj.archive, since=since_iso, site=site_url)
+    ]
+    # The feed's id stays what it was for the same --site as typed (a name, or a URL).
+    feed_site = (normalize_site_url(site) if "://" in site else site) if site else ""
     files = build_site(
         reports, generated_at=utcnow(), since=since_iso, base_url=base_url,
-        feed_key=f"{obj.archive.url}|{site or ''}",
+        feed_key=f"{obj.archive.url}|{feed_site}",
     )  # fmt: skip
     try:
         write_site(out_dir, files)
@@ -149,6 +158,15 @@ def write_site(out_dir: Path, files: dict[str, str]) -> None:
             stale.unlink()
     for rel, text in files.items():
         (out_dir / rel).write_text(text, encoding="utf-8")
+
+
+def _json_format(fmt: str, as_json: bool) -> str:
+    """--json is --format json; with another --format it is a contradiction."""
+    if not as_json:
+        return fmt
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"--json and --format {fmt} contradict each other: give one of them")
+    return "json"
 
 
 def _color(fmt: str, color: bool | None) -> bool:

@@ -13,17 +13,25 @@ from wpwatch.summary import summary_line
 
 
 @click.command()
+@click.argument("site", required=False)
 @json_option("Print JSON, one object per site.")
 @global_options
 @pass_ctx
-def status(obj: Ctx, as_json: bool) -> None:
+def status(obj: Ctx, site: str | None, as_json: bool) -> None:
     """Per site: the last round (when, how long, requests, changes, errors).
 
+    Lists every configured site, and every other site in the archive that
+    wpwatch ever reached (a one-off `wpwatch crawl` of a URL that never
+    answered is not listed; `wpwatch sites forget` deletes a site's history).
+    SITE (a URL or name) shows that site alone.
+
     \b
-    Example:
-      wpwatch status --json
+    Examples:
+      wpwatch status
+      wpwatch status iuhrdf --json
     """
-    records = site_statuses(obj.archive, obj.config())
+    only = obj.site_url(site) if site else None
+    records = site_statuses(obj.archive, obj.config(), only=only)
     if as_json:
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
         return
@@ -41,6 +49,8 @@ def _text(s: dict[str, Any]) -> str:
                                     "finished_at": r["finished"]})
     line += f"  (last round {r['started'][:19]}Z)"
     notes = []
+    if r["outcome"] == "failed" and r["error"]:
+        notes.append(f"failed: {r['error']}")
     if s["degraded"]:
         notes.append(f"DEGRADED ({s['errors_in_a_row']} failed rounds in a row)"
                      if s["errors_in_a_row"] >= DEGRADED_AFTER_ERRORS
