@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from wpwatch.values import KINDS, parse_iso
+from wpwatch.values import KINDS
 
 
 def summary_line(label: str, rnd: dict[str, Any]) -> str:
-    """`label: ok, 8 requests in 0.4 s; 1 new, 2 edited, …; 0 errors` (and why, if not ok)."""
     counts = rnd.get("counts") or {}
     parts = ", ".join(f"{counts.get(k, 0)} {k}" for k in KINDS)
     took = ""
     if rnd.get("started_at") and rnd.get("finished_at"):
-        seconds = (parse_iso(rnd["finished_at"]) - parse_iso(rnd["started_at"])).total_seconds()
-        took = f" in {seconds:.1f} s"
+        a = datetime.fromisoformat(rnd["started_at"].replace("Z", "+00:00"))
+        b = datetime.fromisoformat(rnd["finished_at"].replace("Z", "+00:00"))
+        took = f" in {(b - a).total_seconds():.1f} s"
     line = (
         f"{label}: {rnd['outcome']}, {rnd.get('requests', 0)} requests{took}; {parts}; "
         f"{rnd.get('errors', 0)} errors"
