@@ -86,6 +86,7 @@ def test_an_unknown_site_is_the_same_error_everywhere(copy: WPWatch, demo_archiv
         ("status", "nosuch"),
         ("verify", "--site", "nosuch"),
         ("sites", "forget", "nosuch", "--yes"),
+        ("crawl", "nosuch"),
     ]
     lines = {one_line_error(copy.run(*args, check=False)) for args in commands}
     expected = (f"wpwatch: no site 'nosuch' in {copy.config} or the archive {copy.db}; "

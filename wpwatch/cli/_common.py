@@ -32,6 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_DB = "wpwatch.db"
 DEFAULT_CONFIG = "wpwatch.toml"
 EXIT_USAGE = 2  # a usage or config error (and any WPWatchError)
+LISTED_SITES = 10  # known sites named in an unknown-site error
 
 
 class UserError(click.ClickException):
@@ -59,19 +60,19 @@ class Ctx:
     def __init__(self, db: str, config: Path, verbose: bool) -> None:
         self.db = db
         self.config_path = config
-        self.verbose = False
+        self.verbose = verbose
         self._archive: Archive | None = None
-        self.set_verbose(verbose)
-
-    def set_verbose(self, verbose: bool) -> None:
-        self.verbose = self.verbose or verbose
         logging.basicConfig(
-            level=logging.DEBUG if self.verbose else logging.WARNING,
+            level=logging.DEBUG if verbose else logging.WARNING,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
-            force=True,
         )
         logging.getLogger("wpwatch.progress").setLevel(logging.INFO)
+
+    def set_verbose(self) -> None:
+        """`-v` given after the command: the log the group would have set up with it."""
+        self.verbose = True
+        logging.getLogger().setLevel(logging.DEBUG)
 
     @property
     def archive(self) -> Archive:
@@ -100,9 +101,12 @@ class Ctx:
         for row in archived:
             if row["url"] in candidates or row["name"] == key:
                 return str(row["url"])
+        configured = {s.url for s in conf.sites}
         known = [s.name for s in conf.sites]
-        known += [r["name"] or r["url"] for r in archived if r["url"] not in {s.url for s in conf.sites}]
-        listing = ", ".join(known) if known else "none yet (`wpwatch sites add URL`)"
+        known += [r["name"] or r["url"] for r in archived if r["url"] not in configured]
+        listing = ", ".join(known[:LISTED_SITES]) or "none yet (`wpwatch sites add URL`)"
+        if len(known) > LISTED_SITES:
+            listing += f" and {len(known) - LISTED_SITES} more (`wpwatch status`)"
         raise UnknownSite(f"no site {key!r} in {self.config_path} or the archive {self.db}; "
                           f"known sites: {listing}")
 
@@ -119,7 +123,7 @@ class Ctx:
 def _obj(ctx: click.Context) -> Ctx:
     obj = ctx.find_object(Ctx)
     if obj is None:  # a command invoked on its own, without the group
-        obj = ctx.ensure_object(lambda: Ctx(DEFAULT_DB, Path(DEFAULT_CONFIG), False))  # type: ignore[arg-type,return-value]
+        obj = ctx.obj = Ctx(DEFAULT_DB, Path(DEFAULT_CONFIG), False)
     return obj
 
 
@@ -135,7 +139,7 @@ def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None)
 
 def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        _obj(ctx).set_verbose(True)
+        _obj(ctx).set_verbose()
 
 
 DB_HELP = "Archive: an SQLite path or an SQLAlchemy URL (env WPWATCH_DB)."

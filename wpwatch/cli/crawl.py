@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 # error (wpwatch.cli._common.EXIT_USAGE); further codes come after it.
 EXIT_OK = 0
 EXIT_SITE_FAILED = 1  # a site could not be watched (unreachable, not WordPress, REST closed)
+
+_BARE_NAME = re.compile(r"[\w-]+")  # "iuhrdf": a site's name (a URL has a dot, colon or slash)
 
 
 @click.command()
@@ -51,7 +54,7 @@ def crawl(
     from crawler.runner import run_rounds, run_sync
 
     conf = obj.config(must_exist=not site_urls)
-    specs = _specs(conf, site_urls)
+    specs = _specs(obj, conf, site_urls)
     archive = obj.archive
     archive.mark_stale_rounds_interrupted()
     alerting = bool(conf.alerts) and not no_alerts
@@ -85,7 +88,7 @@ def crawl(
     sys.exit(EXIT_SITE_FAILED if failed else EXIT_OK)
 
 
-def _specs(conf: Config, site_urls: tuple[str, ...]) -> list[SiteSpec]:
+def _specs(obj: Ctx, conf: Config, site_urls: tuple[str, ...]) -> list[SiteSpec]:
     """The sites to crawl: those named (configured or not), else every configured one."""
     from crawler.runner import SiteSpec
 
@@ -96,5 +99,10 @@ def _specs(conf: Config, site_urls: tuple[str, ...]) -> list[SiteSpec]:
     specs: list[SiteSpec] = []
     for raw in site_urls:
         site = conf.site(raw)
-        specs.append(site.spec() if site is not None else SiteSpec(url=normalize_site_url(raw)))
+        if site is not None:
+            specs.append(site.spec())
+        elif _BARE_NAME.fullmatch(raw):  # a name, not a URL: a site the archive knows, or none
+            specs.append(SiteSpec(url=obj.site_url(raw), name=raw))
+        else:
+            specs.append(SiteSpec(url=normalize_site_url(raw)))
     return specs
