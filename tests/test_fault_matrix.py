@@ -112,8 +112,9 @@ class Pair:
             archive.close()
 
     def status(self, url: str) -> dict[str, Any]:
-        """What `wpwatch status --json` says about the site (the user's view)."""
-        (row,) = [s for s in self.wpwatch.json("status", "--json") if s["url"] == url]
+        """What `wpwatch status URL --json` says about the site (the user's view)."""
+        (row,) = self.wpwatch.json("status", url, "--json")
+        assert row["url"] == url
         return row
 
     def bad_round(self) -> dict[str, Any]:
