@@ -9,11 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomlkit
 
 from wpwatch.exceptions import ConfigError, UnknownSite
-from wpwatch.values import normalize_site_url, parse_duration
+from wpwatch.values import normalize_site_url, parse_duration, resolve_env
 
 DEFAULT_INTERVAL = 15 * 60
 DEFAULT_FULL_INTERVAL = 24 * 3600
@@ -25,6 +26,7 @@ DEFAULT_KEYS = {
     "interval", "full_interval", "active_hours", "round_timeout", "grace", "concurrency",
     "report_url", "tsa_url",
 }
+URL_DEFAULTS = ("report_url", "tsa_url")  # may be "env:NAME"
 
 
 
@@ -86,6 +88,13 @@ class Config:
     defaults: dict[str, Any] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)
 
+    def check(self) -> None:
+        """What `parse` leaves for later: `env:` references of [defaults] resolve."""
+        for key in URL_DEFAULTS:
+            value = self.defaults.get(key)
+            if isinstance(value, str) and value.startswith("env:"):
+                _check_web_url(resolve_env(value, f"defaults.{key}"), f"defaults.{key}")
+
     def site(self, key: str) -> SiteConfig | None:
         for s in self.sites:
             if key in (s.name, s.url):
@@ -125,6 +134,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
             f"{where}: unknown key(s) in [defaults]: {', '.join(sorted(unknown_defaults))}; "
             f"supported: {', '.join(sorted(DEFAULT_KEYS))}"
         )
+    _check_defaults(defaults)
     d_interval = parse_duration(defaults.get("interval", DEFAULT_INTERVAL), "defaults.interval")
     d_full = parse_duration(
         defaults.get("full_interval", DEFAULT_FULL_INTERVAL), "defaults.full_interval"
@@ -175,8 +185,47 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                 extra={k: v for k, v in raw.items() if k in ("ignore",)},
             )
         )
-    alerts = data.get("alerts", []) or []
-    return Config(path=path, sites=sites, defaults=dict(defaults), alerts=list(alerts))
+    alerts = _alert_tables(data.get("alerts", []) or [], where)
+    return Config(path=path, sites=sites, defaults=dict(defaults), alerts=alerts)
+
+
+def _check_defaults(defaults: dict[str, Any]) -> None:
+    """[defaults] values the daemon and the alerts read later, checked now."""
+    if "grace" in defaults:
+        parse_duration(defaults["grace"], "defaults.grace")
+    concurrency = defaults.get("concurrency", 8)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigError(
+            f"defaults.concurrency must be a whole number of sites, at least 1 (got {concurrency!r})"
+        )
+    for key in URL_DEFAULTS:
+        value = defaults.get(key)
+        if value is None or (isinstance(value, str) and value.startswith("env:")):
+            continue  # an env: reference is resolved by Config.check()
+        _check_web_url(value, f"defaults.{key}")
+
+
+def _check_web_url(value: Any, what: str) -> None:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{what} must be an http(s) URL, e.g. \"https://example.org/\"")
+
+
+def _alert_tables(value: Any, where: str) -> list[dict[str, Any]]:
+    """[[alerts]] as tables with unique names; their channel options are checked by alerts/."""
+    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+        raise ConfigError(f"{where}: alerts must be [[alerts]] tables")
+    names: set[str] = set()
+    for i, entry in enumerate(value):
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(
+                f'{where}: alerts[{i}] needs a name, e.g. name = "desk-email"'
+            )
+        if name in names:
+            raise ConfigError(f"{where}: [[alerts]] names must be unique: {name} is used twice")
+        names.add(name)
+    return [dict(e) for e in value]
 
 
 def add_site(
