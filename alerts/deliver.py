@@ -6,6 +6,12 @@ that commit (one SQLite commit, milliseconds): a process killed exactly
 there sends that message again on the next run. Anything else (a server
 down, a 429, a crash before sending) leaves the alerts pending for the next
 attempt, with exponential backoff.
+
+Each channel succeeds or fails on its own: a channel that cannot be built, a
+message that cannot be rendered or a server that refuses is one line in the
+report (stored as the alerts' ``last_error``), and the other channels go on.
+Automatic runs (``crawl``, the daemon) respect the backoff; a manual
+``wpwatch alerts send`` passes ``ignore_backoff`` and tries everything now.
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ from sqlalchemy import and_, func, or_, select, update
 
 from archive import Archive
 from archive import schema as s
+from wpwatch.exceptions import DeliveryError
 from wpwatch.values import iso_utc
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("wpwatch.alerts.deliver")
 
 BACKOFF_FIRST = 30.0  # seconds
 BACKOFF_MAX = 3600.0
+FAILURES_BEFORE_SKIPPING = 2  # a channel failing this many times in a row is left for later
 
 
 @dataclass
@@ -37,14 +45,23 @@ class Group:
     change_ids: list[int]
     keywords: dict[int, tuple[str, ...]]
     attempts: int
+    next_attempt_at: str = ""  # the latest of its alerts'
+    last_error: str | None = None
 
 
 @dataclass
 class DeliveryReport:
     sent: int = 0  # messages
     alerts_sent: int = 0
-    failed: list[str] = field(default_factory=list)
-    would_send: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # "route: reason", one per message
+    would_send: list[str] = field(default_factory=list)  # --dry-run: what goes now
+    waiting: list[str] = field(default_factory=list)  # --dry-run: pending, not going now
+    not_tried: int = 0  # messages of a channel that had already failed in this pass
+
+
+def when(stamp: str) -> str:
+    """An ISO-UTC stamp as shown to users: to the second."""
+    return stamp[:19].replace("T", " ") + "Z"
 
 
 def due_groups(
@@ -59,16 +76,17 @@ def due_groups(
     a, r = s.alerts.c, s.rounds.c
     q = (
         select(a.id, a.channel, a.digest, a.change_id, a.round_id, a.due_at, a.keywords,
-               a.attempts)
+               a.attempts, a.next_attempt_at, a.last_error)
         .outerjoin(s.rounds, r.id == a.round_id)
         .where(
             a.status == "pending",
-            or_(a.next_attempt_at <= now_s, ignore_backoff),
             a.due_at <= now_s,
             or_(a.digest != "round", a.round_id.is_(None), r.outcome != "running"),
         )
         .order_by(a.id)
     )
+    if not ignore_backoff:
+        q = q.where(a.next_attempt_at <= now_s)
     groups: dict[tuple[str, str, Any], Group] = {}
     with archive.engine.connect() as conn:
         for row in conn.execute(q):
@@ -79,6 +97,8 @@ def due_groups(
             g.change_ids.append(row.change_id)
             g.keywords[row.change_id] = tuple(json.loads(row.keywords or "[]"))
             g.attempts = max(g.attempts, row.attempts)
+            g.next_attempt_at = max(g.next_attempt_at, row.next_attempt_at)
+            g.last_error = row.last_error or g.last_error
     return list(groups.values())
 
 
@@ -108,42 +128,137 @@ def pending_counts(archive: Archive) -> dict[int, int]:
         return {site_id: n for site_id, n in rows}
 
 
+def route_states(archive: Archive, site_id: int | None = None) -> dict[str, dict[str, Any]]:
+    """Route name → its pending alerts and latest failure (for `status`, `alerts pending`).
+
+    ``{"pending": 3, "failing": 2, "last_error": "...", "next_attempt_at": "..."}``;
+    the error is the one of the alert retried last (the latest next attempt).
+    ``site_id``: only the alerts of that site.
+    """
+    a = s.alerts.c
+    q = (
+        select(a.channel, a.last_error, a.next_attempt_at)
+        .where(a.status == "pending")
+        .order_by(a.next_attempt_at, a.id)
+    )
+    if site_id is not None:
+        q = q.where(a.site_id == site_id)
+    states: dict[str, dict[str, Any]] = {}
+    with archive.engine.connect() as conn:
+        for row in conn.execute(q):
+            st = states.setdefault(row.channel, {"pending": 0, "failing": 0, "last_error": None,
+                                                 "next_attempt_at": None})
+            st["pending"] += 1
+            if row.last_error:
+                st["failing"] += 1
+                st["last_error"] = row.last_error
+                st["next_attempt_at"] = row.next_attempt_at
+    return states
+
+
 def deliver(
     archive: Archive,
     channels: Mapping[str, Any],
     build: Callable[[Group], Any],
     *,
+    broken: Mapping[str, str] | None = None,
     now: datetime | None = None,
     dry_run: bool = False,
     ignore_backoff: bool = False,
 ) -> DeliveryReport:
-    """Send every due group through its channel; mark sent, or schedule a retry."""
-    from alerts.exceptions import DeliveryError
+    """Send every due group through its channel; mark sent, or schedule a retry.
 
+    ``channels``: route name → channel; ``broken``: route name → why its channel
+    could not be built (its alerts fail with that reason, the others go on).
+    Alerts of a route no longer in the config are left pending and untried.
+    """
     report = DeliveryReport()
     now = now or datetime.now(UTC)
-    for group in due_groups(archive, now, ignore_backoff=ignore_backoff):
-        channel = channels.get(group.channel)
-        if channel is None:
-            _retry(archive, group, now, f"no channel named {group.channel!r} in the config")
-            report.failed.append(f"{group.channel}: not configured")
+    broken = broken or {}
+    failures_in_a_row: dict[str, int] = {}
+    groups = due_groups(archive, now, ignore_backoff=ignore_backoff)
+    for group in groups:
+        name = group.channel
+        if name not in channels and name not in broken:
+            continue  # the route was removed from the config: `alerts pending` shows them
+        if failures_in_a_row.get(name, 0) >= FAILURES_BEFORE_SKIPPING:
+            report.not_tried += 1
             continue
-        message = build(group)
+        channel = channels.get(name)
         if dry_run:
-            report.would_send.append(f"{channel.describe()}: {_subject(message)}")
+            report.would_send.append(_dry_run_line(group, channel, broken.get(name), now,
+                                                   build))
             continue
         try:
-            channel.send(message)
-        except DeliveryError as exc:
-            delay = getattr(exc, "retry_after", None)
-            _retry(archive, group, now, str(exc), delay)
-            report.failed.append(f"{group.channel}: {exc}")
-            logger.warning("alerts: %s: %s (will retry)", group.channel, exc)
+            if channel is None:
+                raise DeliveryError(broken[name])
+            channel.send(build(group))
+        except Exception as exc:  # one channel's failure never stops the others
+            reason = _reason(exc)
+            logger.debug("alerts: %s not delivered", name, exc_info=True)
+            _retry(archive, group, now, reason, getattr(exc, "retry_after", None))
+            report.failed.append(f"{name}: {reason}")
+            failures_in_a_row[name] = failures_in_a_row.get(name, 0) + 1
             continue
+        failures_in_a_row[name] = 0
         _mark_sent(archive, group, now)
         report.sent += 1
         report.alerts_sent += len(group.alert_ids)
+    if dry_run:
+        report.waiting = _waiting(archive, groups, channels, broken, now)
     return report
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: a DeliveryError says it all; anything else is a bug, named by its type."""
+    if isinstance(exc, DeliveryError):
+        return str(exc)
+    text = " ".join(str(exc).split())[:200]
+    return f"unexpected {type(exc).__name__}" + (f": {text}" if text else "") + (
+        " (a wpwatch bug: please report it; `wpwatch -v` shows where)")
+
+
+def _dry_run_line(group: Group, channel: Any, broken: str | None, now: datetime,
+                  build: Callable[[Group], Any]) -> str:
+    ids = ", ".join(f"#{i}" for i in group.alert_ids)
+    retry = ""
+    if group.last_error:
+        retry = f"; failed {group.attempts}x, last error: {group.last_error}"
+    if group.next_attempt_at > iso_utc(now):
+        retry += f"; in backoff, next automatic attempt {when(group.next_attempt_at)}"
+    if channel is None:
+        return f"{group.channel}: cannot send (alerts {ids}): {broken}{retry}"
+    try:
+        what = _subject(build(group))
+    except Exception as exc:  # noqa: BLE001 (shown, as delivery would fail the same way)
+        what = f"(message cannot be built: {_reason(exc)})"
+    return f"{channel.describe()}: {what} (alerts {ids}{retry})"
+
+
+def _waiting(archive: Archive, groups: list[Group], channels: Mapping[str, Any],
+             broken: Mapping[str, str], now: datetime) -> list[str]:
+    """Every pending alert that is not going now, and why."""
+    going = {i for g in groups if g.channel in channels or g.channel in broken
+             for i in g.alert_ids}
+    now_s = iso_utc(now)
+    lines = []
+    for row in pending(archive):
+        if row["id"] in going:
+            continue
+        if row["channel"] not in channels and row["channel"] not in broken:
+            why = "its route is no longer in the config"
+        elif row["due_at"] > now_s:
+            why = f"{row['digest']} digest due {when(row['due_at'])}"
+        elif row["next_attempt_at"] > now_s:
+            why = f"in backoff, next automatic attempt {when(row['next_attempt_at'])}"
+        else:
+            why = "its round is still running"
+        last = f"; last error: {row['last_error']}" if row["last_error"] else ""
+        lines.append(
+            f"alert #{row['id']} → {row['channel']}: change #{row['change_id']} {row['kind']} "
+            f"{row['site']} {row['type']}/{row['wp_id']}: {why}{last}"
+        )
+    return lines
 
 
 def _subject(message: Any) -> str:

@@ -10,6 +10,46 @@ from alerts.outbox import Outbox
 from alerts.rules import routes_from_config
 from archive import Archive
 from wpwatch.config import Config
+from wpwatch.exceptions import ConfigError
+
+
+def check(conf: Config) -> dict[str, Any]:
+    """The whole config, checked before any network work; the channels, by route name.
+
+    Sites and ``[defaults]`` (their ``env:`` references included), every route's
+    routing keys, every channel's options, security settings and ``env:`` secrets.
+    The first problem is a ConfigError of one line naming the key.
+    """
+    conf.check()
+    routes_from_config(conf.alerts)
+    return _channels(conf)
+
+
+def channels(conf: Config) -> dict[str, Any]:
+    """Every route's channel (each validated; the first problem raises ConfigError)."""
+    routes_from_config(conf.alerts)  # validates routing keys first
+    return _channels(conf)
+
+
+def _channels(conf: Config) -> dict[str, Any]:
+    from alerts.channels import channel_from_config
+
+    return {str(entry["name"]): channel_from_config(entry) for entry in conf.alerts}
+
+
+def usable_channels(conf: Config) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each route's channel on its own: (route → channel, route → why it cannot be built)."""
+    from alerts.channels import channel_from_config
+
+    built: dict[str, Any] = {}
+    broken: dict[str, str] = {}
+    for entry in conf.alerts:
+        name = str(entry.get("name"))
+        try:
+            built[name] = channel_from_config(entry)
+        except ConfigError as exc:
+            broken[name] = str(exc)
+    return built, broken
 
 
 def install_outbox(archive: Archive, conf: Config) -> Outbox | None:
@@ -22,22 +62,21 @@ def install_outbox(archive: Archive, conf: Config) -> Outbox | None:
     return outbox
 
 
-def channels(conf: Config) -> dict[str, Any]:
-    from alerts.channels import channel_from_config
-
-    routes_from_config(conf.alerts)  # validates routing keys first
-    return {str(entry["name"]): channel_from_config(entry) for entry in conf.alerts}
-
-
 def deliver_due(archive: Archive, conf: Config, *, dry_run: bool = False,
                 now: datetime | None = None, ignore_backoff: bool = False) -> DeliveryReport:
+    """Deliver what is due, each route on its own: one broken channel holds no other back.
+
+    Automatic runs (`crawl`, the daemon) keep the backoff; `alerts send` ignores it.
+    """
     from alerts.items import build_message
 
     report_base = conf.defaults.get("report_url")
+    built, broken = usable_channels(conf)
     return deliver(
         archive,
-        channels(conf),
+        built,
         lambda group: build_message(archive, group, report_base),
+        broken=broken,
         now=now,
         dry_run=dry_run,
         ignore_backoff=ignore_backoff,
