@@ -239,3 +239,100 @@ def _ts(value: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def reload_and_wait(d: DaemonProcess, expected: str, timeout: float = 30.0) -> str:
+    """SIGHUP, then wait for the next reload line of the log; it must say `expected`."""
+    assert d.proc is not None
+    before = d.output().count("config reloaded") + d.output().count("config not reloaded")
+    d.proc.send_signal(signal.SIGHUP)
+
+    def next_line() -> str | None:
+        lines = [ln for ln in d.output().splitlines()
+                 if "config reloaded" in ln or "config not reloaded" in ln]
+        return lines[before] if len(lines) > before else None
+
+    line = wait_until(f"a reload line saying {expected!r}", next_line, timeout)
+    assert expected in line, line
+    return line
+
+
+@pytest.mark.slow
+def test_sighup_reloads_sites_and_routes_and_alerts_still_go_out(
+    tmp_path: Path, daemons: list[DaemonProcess], smtp_server: Any, tls_cert: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.smtpserver import SMTPServer, email_alert_toml
+
+    monkeypatch.setenv("WPWATCH_TEST_SMTP_USER", SMTPServer.USER)
+    monkeypatch.setenv("WPWATCH_TEST_SMTP_PASSWORD", SMTPServer.PASSWORD)
+    monkeypatch.delenv("WPWATCH_TEST_UNSET", raising=False)
+    alpha, beta = DemoSite("Alpha"), DemoSite("Beta")
+    for site in (alpha, beta):
+        site.add("First", "<p>One</p>")
+    with FaultServer(alpha) as a_srv, FaultServer(beta) as b_srv:
+        email = email_alert_toml(smtp_server, tls_cert.cert)
+        sites = f"""
+[defaults]
+interval = "1s"
+
+[[sites]]
+name = "alpha"
+url = "{a_srv.url}"
+
+[[sites]]
+name = "beta"
+url = "{b_srv.url}"
+"""
+        d = DaemonProcess(tmp_path, sites + email, "--grace", "5")
+        daemons.append(d.start())
+        wait_until("a baseline of both sites", lambda: {r["url"] for r in d.rounds()
+                                                        if r["outcome"] == "ok"} >= {a_srv.url,
+                                                                                     b_srv.url})
+        reload_and_wait(d, "config reloaded: no changes")
+
+        removed = subprocess.run(
+            [sys.executable, "-m", "wpwatch", "--db", str(d.db), "--config", str(d.config),
+             "sites", "remove", "beta"],
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        assert removed.returncode == 0, removed.stderr
+        reload_and_wait(d, "config reloaded: 1 site removed (beta)")
+        beta_rounds = len([r for r in d.rounds() if r["url"] == b_srv.url])
+
+        d.config.write_text(d.config.read_text() + 'kinds = ["edited"]\n')  # desk-email's table
+        reload_and_wait(d, "config reloaded: routes changed: desk-email")
+
+        # A broken config is refused in one line; the daemon goes on with the one it has.
+        good = d.config.read_text()
+        d.config.write_text(good + '\n[[alerts]]\nname = "desk-slack"\nchannel = "slack"\n'
+                            'webhook_url = "env:WPWATCH_TEST_UNSET"\n')
+        line = reload_and_wait(d, "config not reloaded, keeping the old one: alerts.desk-slack."
+                                  "webhook_url refers to environment variable WPWATCH_TEST_UNSET")
+
+        # The change comes while the mail server is down: the round's own delivery fails,
+        # and only the daemon's alert-delivery job, still running after the reloads, can
+        # send it once the server is back (after the first retry delay, 30 s).
+        smtp_server.stop()
+        first = alpha.ids("post", "publish")[0]
+        alpha.edit(first, title="First, quietly edited")
+        fresh = alpha.add("Second", "<p>Two</p>")  # new: not wanted by the changed route
+        wait_until("the failed delivery logged",
+                   lambda: "alert not delivered: desk-email: cannot reach" in d.output())
+        smtp_server.start()
+        mail = smtp_server.wait_message(timeout=90).message()
+        assert mail["Subject"].startswith("[wpwatch] edited: alpha")
+        wait_until("the new post recorded", lambda: (a_srv.url, fresh, "new") in d.changes())
+        archive = Archive(str(d.db))
+        try:
+            with archive.engine.connect() as conn:
+                alerts = conn.execute(select(s.alerts.c.status)).scalars().all()
+        finally:
+            archive.close()
+        assert alerts == ["sent"]  # only the edit was routed, and it went out
+        assert len([r for r in d.rounds() if r["url"] == b_srv.url]) <= beta_rounds + 1
+        assert d.stop() == 0
+    log = d.output()
+    assert "Traceback" not in log and "IndexError" not in log, log
+    assert len(line.splitlines()) == 1
+    assert SMTPServer.PASSWORD not in log

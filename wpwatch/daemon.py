@@ -14,6 +14,14 @@ Jobs are ``async def``: one incremental job and one ``--full`` job per site,
 grace of one interval, and jitter so that sites don't all fire at once. A
 per-site lock keeps the two jobs of one site from running together, and each
 round has a time budget after which it is stopped and recorded interrupted.
+One more job, "alerts", looks at the outbox every 30 s (immediate alerts that
+failed before, and the round and daily digests when they fall due); every
+round also delivers what it queued as soon as it ends.
+
+SIGHUP reads wpwatch.toml again: a config that does not pass the same checks
+as at start-up is refused in one log line and the running one is kept;
+otherwise added, removed and changed sites and alert routes take effect and
+one log line says what changed. The "alerts" job is never touched by a reload.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from archive import Archive
 from archive.store import db_url
 from crawler.runner import RoundRunner, quiet_scrapy_logs
 from wpwatch import config as cfg
-from wpwatch.exceptions import AlreadyRunning, WPWatchError
+from wpwatch.exceptions import AlreadyRunning, ConfigError, WPWatchError
 from wpwatch.summary import summary_line
 from wpwatch.values import iso_utc, parse_duration, resolve_env
 
@@ -44,6 +52,7 @@ logger = logging.getLogger("wpwatch.daemon")
 
 DEFAULT_GRACE = 20.0
 DELIVERY_INTERVAL = 30.0  # seconds between looks at the outbox (and after every round)
+SITE_JOBS = ("round:", "full:")  # job ids of a site's rounds: "round:<url>", "full:<url>"
 
 
 class ArchiveLock:
@@ -103,10 +112,9 @@ class Daemon:
         self.db = db
         self.config_path = config_path
         self.verbose = verbose
-        self.conf = cfg.load(config_path, must_exist=True)
-        self.grace = grace if grace is not None else float(
-            parse_duration(self.conf.defaults.get("grace", DEFAULT_GRACE), "defaults.grace")
-        )
+        self.conf = load_checked(config_path)
+        self.grace_option = grace
+        self.grace = self._grace(self.conf)
         self.concurrency = int(self.conf.defaults.get("concurrency", 8))
         self.lock = ArchiveLock(db)
         self.archive: Archive | None = None
@@ -184,16 +192,38 @@ class Daemon:
                 await asyncio.wait(pending, timeout=10.0)
         reactor.stop()  # type: ignore[attr-defined]
 
+    def _grace(self, conf: cfg.Config) -> float:
+        if self.grace_option is not None:
+            return self.grace_option
+        return float(parse_duration(conf.defaults.get("grace", DEFAULT_GRACE), "defaults.grace"))
+
     def reload(self) -> None:
-        """SIGHUP: read wpwatch.toml again; add, remove and reschedule sites."""
+        """SIGHUP: read wpwatch.toml again; apply it whole, or keep the old one. One log line."""
+        if self.stopping:
+            return
         try:
-            conf = cfg.load(self.config_path, must_exist=True)
+            conf = load_checked(self.config_path)
         except WPWatchError as exc:
             logger.error("SIGHUP: config not reloaded, keeping the old one: %s", exc)
             return
-        self.conf = conf
-        self.apply(conf)
-        logger.info("SIGHUP: config reloaded, %d site(s)", len(conf.sites))
+        what = describe_changes(self.conf, conf)
+        old = self.conf
+        try:
+            self.conf = conf
+            self.grace = self._grace(conf)
+            concurrency = int(conf.defaults.get("concurrency", 8))
+            if concurrency != self.concurrency:
+                self.concurrency = concurrency
+                self.sem = asyncio.Semaphore(concurrency)  # running rounds release the old one
+            self.apply(conf)
+        except Exception as exc:  # the old config goes on rather than a half-applied one
+            logger.debug("reload failed", exc_info=True)
+            self.conf = old
+            self.apply(old)
+            logger.error("SIGHUP: config not reloaded, keeping the old one: %s: %s",
+                         type(exc).__name__, exc)
+            return
+        logger.info("SIGHUP: config reloaded: %s", what)
 
     # -- scheduling -------------------------------------------------------------------
     def apply(self, conf: cfg.Config) -> None:
@@ -231,9 +261,8 @@ class Daemon:
                     next_run_time=first,
                 )
         for job in self.scheduler.get_jobs():
-            if job.id not in wanted:
-                job.remove()
-                logger.info("no longer watching %s", job.id.split(":", 1)[1])
+            if job.id.startswith(SITE_JOBS) and job.id not in wanted:
+                job.remove()  # a round of it already running finishes
         self._record_schedule()
 
     def _record_schedule(self) -> None:
@@ -305,7 +334,8 @@ class Daemon:
                 stamp_heads, self.archive, str(resolve_env(tsa_url, "defaults.tsa_url")),
                 site_ids=[record["site_id"]],
             )
-        except Exception as exc:
+        except Exception as exc:  # any failure of the authority: the round stands
+            logger.debug("timestamp failed", exc_info=True)
             logger.error("timestamp of %s's chain head failed: %s", record.get("site"), exc)
             return
         if stamps:
@@ -320,11 +350,58 @@ class Daemon:
 
             try:
                 report = await asyncio.to_thread(deliver_due, self.archive, self.conf)
-            except Exception:
-                logger.exception("alert delivery failed")
+            except Exception as exc:  # e.g. the archive locked: the next look retries
+                logger.debug("alert delivery failed", exc_info=True)
+                logger.error("alert delivery failed: %s: %s (will retry)", type(exc).__name__, exc)
                 return
+            for line in report.failed:
+                logger.warning("alert not delivered: %s (will retry)", line)
             if report.sent or report.failed:
-                logger.info("alerts: %d message(s) sent, %d failed", report.sent, len(report.failed))
+                logger.info("alerts: %d message(s) sent, %d failed%s", report.sent,
+                            len(report.failed),
+                            f", {report.not_tried} left for later" if report.not_tried else "")
+
+
+def load_checked(path: Path) -> cfg.Config:
+    """The config, checked whole (sites, defaults, every route and its secrets)."""
+    from alerts.service import check
+
+    try:
+        conf = cfg.load(path, must_exist=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    check(conf)
+    return conf
+
+
+def describe_changes(old: cfg.Config, new: cfg.Config) -> str:
+    """What a reload changes, in one line: "1 site added (x), 1 removed (y), routes changed: z"."""
+    parts: list[str] = []
+    before = {s.url: s for s in old.sites}
+    after = {s.url: s for s in new.sites}
+    for verb, urls in (
+        ("added", [u for u in after if u not in before]),
+        ("removed", [u for u in before if u not in after]),
+        ("changed", [u for u in after if u in before and after[u] != before[u]]),
+    ):
+        if urls:
+            names = ", ".join((after.get(u) or before[u]).name for u in urls)
+            noun = ("site " if len(urls) == 1 else "sites ") if not parts else ""
+            parts.append(f"{len(urls)} {noun}{verb} ({names})")
+    old_routes = {str(e["name"]): e for e in old.alerts}
+    new_routes = {str(e["name"]): e for e in new.alerts}
+    for verb, routes in (
+        ("added", [n for n in new_routes if n not in old_routes]),
+        ("removed", [n for n in old_routes if n not in new_routes]),
+        ("changed", [n for n in new_routes if n in old_routes and new_routes[n] != old_routes[n]]),
+    ):
+        if routes:
+            parts.append(f"routes {verb}: {', '.join(routes)}")
+    keys = sorted(k for k in set(old.defaults) | set(new.defaults)
+                  if old.defaults.get(k) != new.defaults.get(k))
+    if keys:
+        parts.append(f"defaults changed: {', '.join(keys)}")
+    return ", ".join(parts) or "no changes"
 
 
 def _iso(job: Any) -> str | None:
