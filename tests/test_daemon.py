@@ -336,3 +336,49 @@ url = "{b_srv.url}"
     assert "Traceback" not in log and "IndexError" not in log, log
     assert len(line.splitlines()) == 1
     assert SMTPServer.PASSWORD not in log
+
+
+@pytest.mark.slow
+def test_a_broken_route_stops_the_daemon_and_a_failing_one_holds_back_no_other(
+    tmp_path: Path, daemons: list[DaemonProcess], smtp_server: Any, tls_cert: Any,
+    webhook_server: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.smtpserver import SMTPServer, email_alert_toml
+
+    monkeypatch.setenv("WPWATCH_TEST_SMTP_USER", SMTPServer.USER)
+    monkeypatch.setenv("WPWATCH_TEST_SMTP_PASSWORD", SMTPServer.PASSWORD)
+    monkeypatch.delenv("WPWATCH_TEST_SLACK_URL", raising=False)
+    site = DemoSite("Alpha")
+    site.add("First", "<p>One</p>")
+    with FaultServer(site) as srv:
+        config = (f'[defaults]\ninterval = "1s"\n\n[[sites]]\nname = "alpha"\nurl = "{srv.url}"\n'
+                  + email_alert_toml(smtp_server, tls_cert.cert)
+                  + '\n[[alerts]]\nname = "desk-slack"\nchannel = "slack"\n'
+                    'webhook_url = "env:WPWATCH_TEST_SLACK_URL"\n')
+        refused = DaemonProcess(tmp_path, config)
+        daemons.append(refused.start())
+        assert refused.proc is not None and refused.proc.wait(60) == 2
+        assert refused.output().splitlines() == [
+            "wpwatch: alerts.desk-slack.webhook_url refers to environment variable "
+            "WPWATCH_TEST_SLACK_URL, which is not set"
+        ]
+        assert srv.requests == []
+
+        monkeypatch.setenv("WPWATCH_TEST_SLACK_URL", webhook_server.url)
+        webhook_server.answer(500, b"server_error")
+        d = DaemonProcess(tmp_path, config, "--grace", "5")
+        d.log.unlink()
+        daemons.append(d.start())
+        wait_until("a baseline", lambda: any(r["outcome"] == "ok" for r in d.rounds()))
+        site.edit(site.ids("post", "publish")[0], title="First, quietly edited")
+        assert smtp_server.wait_message(timeout=60).message()["Subject"].startswith(
+            "[wpwatch] edited: alpha")
+        wait_until("the Slack failure logged", lambda: "alert not delivered: desk-slack" in
+                   d.output())
+        assert d.stop() == 0
+    (failure,) = [ln for ln in d.output().splitlines() if "desk-slack" in ln]
+    assert failure.endswith("WARNING wpwatch.daemon: alert not delivered: desk-slack: the Slack "
+                            "webhook of alerts.desk-slack (host 127.0.0.1) answered HTTP 500 "
+                            "server_error (will retry)")
+    assert "Traceback" not in d.output()
+    assert webhook_server.SECRET_PATH not in d.output()
