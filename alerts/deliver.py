@@ -195,7 +195,8 @@ def deliver(
             channel.send(build(group))
         except Exception as exc:  # one channel's failure never stops the others
             reason = _reason(exc)
-            logger.debug("alerts: %s not delivered", name, exc_info=True)
+            if not isinstance(exc, DeliveryError):  # a bug: where it happened, under -v
+                logger.debug("alerts: %s not delivered", name, exc_info=True)
             _retry(archive, group, now, reason, getattr(exc, "retry_after", None))
             report.failed.append(f"{name}: {reason}")
             failures_in_a_row[name] = failures_in_a_row.get(name, 0) + 1
