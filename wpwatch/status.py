@@ -32,7 +32,9 @@ def site_statuses(
     site's record alone, whatever the archive holds of it.
 
     Each has `name`, `url`, `last_round` (or None), `next_due`, `degraded`,
-    `degraded_reason`, `errors_in_a_row`, `last_interrupted` and `pending_alerts`.
+    `degraded_reason`, `errors_in_a_row`, `last_interrupted`, `pending_alerts` and
+    `alert_errors` (route name → `pending`, `error`, `next_attempt_at` of its alerts of
+    this site that failed to go: the latest error).
     """
     from alerts.deliver import pending_counts
 
@@ -67,9 +69,21 @@ def site_statuses(
                 if site_row
                 else None,
                 "pending_alerts": pending.get(site_row["id"], 0) if site_row else 0,
+                "alert_errors": _alert_errors(archive, site_row["id"]) if site_row else {},
             }
         )
     return out
+
+
+def _alert_errors(archive: Archive, site_id: int) -> dict[str, dict[str, Any]]:
+    from alerts.deliver import route_states
+
+    return {
+        route: {"pending": st["pending"], "error": st["last_error"],
+                "next_attempt_at": st["next_attempt_at"]}
+        for route, st in route_states(archive, site_id).items()
+        if st["last_error"]
+    }
 
 
 def _reached(archive: Archive, site_row: dict[str, Any]) -> bool:

@@ -58,7 +58,7 @@ def alerts_pending(obj: Ctx, as_json: bool) -> None:
       wpwatch alerts pending
       wpwatch alerts pending --json
     """
-    from alerts.deliver import pending
+    from alerts.deliver import pending, route_states, when
 
     rows = pending(obj.archive)
     if as_json:
@@ -66,6 +66,10 @@ def alerts_pending(obj: Ctx, as_json: bool) -> None:
         return
     if not rows:
         click.echo("no alerts pending")
+    for route, state in route_states(obj.archive).items():  # each route's latest failure first
+        failing = (f"; last error: {state['last_error']}; next automatic attempt "
+                   f"{when(state['next_attempt_at'])}" if state["last_error"] else "")
+        click.echo(f"{route}: {state['pending']} pending{failing}")
     for r in rows:
         why = f"; last error: {r['last_error']}" if r["last_error"] else ""
         click.echo(
@@ -76,24 +80,36 @@ def alerts_pending(obj: Ctx, as_json: bool) -> None:
 
 
 @alerts.command("send")
-@click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
-@click.option("--now", "ignore_backoff", is_flag=True,
-              help="Retry failed alerts now instead of waiting out their backoff.")
+@click.option("--dry-run", is_flag=True,
+              help="List every pending alert (what would be sent now, what waits and why); "
+                   "send nothing.")
+@click.option("--now", "_now", is_flag=True, hidden=True,
+              help="Accepted for old scripts: sending now is what `alerts send` does.")
 @global_options
 @pass_ctx
-def alerts_send(obj: Ctx, dry_run: bool, ignore_backoff: bool) -> None:
-    """Deliver every alert that is due (the daemon runs the same code).
+def alerts_send(obj: Ctx, dry_run: bool, _now: bool) -> None:
+    """Deliver every pending alert now, failed ones included.
+
+    `crawl` and the daemon retry a failed alert after a growing delay; this
+    does not wait for it (the mail server is back: send now). Daily and
+    per-round digests still wait for their time. Exits 1 when some alert
+    could not be delivered (it stays queued).
 
     \b
-    Example (the mail server is back; don't wait for the retry timer):
-      wpwatch alerts send --now
+    Examples:
+      wpwatch alerts send --dry-run     # every pending alert: would send / waiting, and why
+      wpwatch alerts send
     """
     from alerts.service import deliver_due
 
     report = deliver_due(obj.archive, obj.config(must_exist=True), dry_run=dry_run,
-                         ignore_backoff=ignore_backoff)
+                         ignore_backoff=True)
     for line in report.would_send:
         click.echo(f"would send {line}")
+    for line in report.waiting:
+        click.echo(f"waiting: {line}")
+    if dry_run and not report.would_send and not report.waiting:
+        click.echo("no alerts pending")
     for line in report.failed:
         click.echo(f"wpwatch: not delivered: {line}", err=True)
     if not dry_run:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # error (wpwatch.cli._common.EXIT_USAGE); further codes come after it.
 EXIT_OK = 0
 EXIT_SITE_FAILED = 1  # a site could not be watched (unreachable, not WordPress, REST closed)
+EXIT_ALERTS_UNDELIVERED = 3  # crawled fine, but some alerts could not be delivered (still queued)
 
 _BARE_NAME = re.compile(r"[\w-]+")  # "iuhrdf": a site's name (a URL has a dot, colon or slash)
 
@@ -44,7 +45,9 @@ def crawl(
     Exit status:
       0  every site was crawled
       1  a site could not be watched (unreachable, not WordPress, REST closed)
-      2  a usage or config error (bad URL, bad wpwatch.toml)
+      2  a usage or config error (bad URL, bad wpwatch.toml): nothing was crawled
+      3  crawled, but some alerts could not be delivered (they stay queued:
+         `wpwatch alerts pending`; the next crawl or `wpwatch alerts send` retries)
 
     \b
     Examples:
@@ -59,9 +62,12 @@ def crawl(
     archive.mark_stale_rounds_interrupted()
     alerting = bool(conf.alerts) and not no_alerts
     if alerting:
-        from alerts.service import install_outbox
+        from alerts.service import check, install_outbox
 
+        check(conf)  # every route, its secrets and security settings: before any request
         install_outbox(archive, conf)
+    else:
+        conf.check()
     started = time.monotonic()
 
     def report(spec: SiteSpec, rnd: dict[str, Any]) -> None:
@@ -78,14 +84,21 @@ def crawl(
         click.echo(f"wpwatch: {r['site']}: {r['error']}", err=True)
     if len(specs) > 1:
         click.echo(f"{len(specs)} sites in {time.monotonic() - started:.1f} s, {len(failed)} failed")
-    if alerting:
-        from alerts.service import deliver_due
+    undelivered = alerting and not _deliver(archive, conf)
+    sys.exit(EXIT_SITE_FAILED if failed else EXIT_ALERTS_UNDELIVERED if undelivered else EXIT_OK)
 
-        sent = deliver_due(archive, conf)
-        if sent.sent or sent.failed:
-            click.echo(f"alerts: {sent.sent} message(s) sent, {len(sent.failed)} failed "
-                       f"(queued for retry: `wpwatch alerts pending`)")
-    sys.exit(EXIT_SITE_FAILED if failed else EXIT_OK)
+
+def _deliver(archive: Any, conf: Config) -> bool:
+    """Send what the rounds queued, each route on its own; False when some could not go."""
+    from alerts.service import deliver_due
+
+    sent = deliver_due(archive, conf)
+    for line in sent.failed:
+        click.echo(f"wpwatch: alert not delivered: {line} (queued: `wpwatch alerts pending`)",
+                   err=True)
+    if sent.sent or sent.failed:
+        click.echo(f"alerts: {sent.sent} message(s) sent, {len(sent.failed)} failed")
+    return not sent.failed
 
 
 def _specs(obj: Ctx, conf: Config, site_urls: tuple[str, ...]) -> list[SiteSpec]:

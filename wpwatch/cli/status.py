@@ -59,4 +59,6 @@ def _text(s: dict[str, Any]) -> str:
         notes.append(f"next round {s['next_due'][:19]}Z")
     if s["pending_alerts"]:
         notes.append(f"{s['pending_alerts']} alert(s) pending: `wpwatch alerts pending`")
+    for route, failing in s["alert_errors"].items():
+        notes.append(f"{route}: {failing['pending']} pending, failing: {failing['error']}")
     return line + ("\n  " + "; ".join(notes) if notes else "")
