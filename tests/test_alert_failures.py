@@ -61,8 +61,8 @@ def test_a_missing_secret_stops_crawl_before_any_request(
     proc = wpwatch.run("crawl", check=False)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
-        "wpwatch: alerts.desk-slack.webhook_url refers to environment variable "
-        "WPWATCH_TEST_SLACK_URL, which is not set"
+        ("wpwatch: alerts.desk-slack.webhook_url refers to environment variable "
+         "WPWATCH_TEST_SLACK_URL, which is not set")
     ]
     assert srv.requests == []  # nothing crawled
     assert wpwatch.json("status", "--json")[0]["last_round"] is None
@@ -86,8 +86,8 @@ def test_a_failing_slack_never_holds_back_the_email(
     assert "Traceback" not in proc.stderr
     failures = [ln for ln in proc.stderr.splitlines() if "desk-slack" in ln]
     assert failures == [
-        "wpwatch: alert not delivered: desk-slack: the Slack webhook of alerts.desk-slack "
-        "(host 127.0.0.1) answered HTTP 500 server_error (queued: `wpwatch alerts pending`)"
+        ("wpwatch: alert not delivered: desk-slack: the Slack webhook of alerts.desk-slack "
+         "(host 127.0.0.1) answered HTTP 500 server_error (queued: `wpwatch alerts pending`)")
     ]
     assert "alerts: 1 message(s) sent, 1 failed" in proc.stdout
     (status,) = wpwatch.json("status", "--json")

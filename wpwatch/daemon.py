@@ -143,8 +143,9 @@ class Daemon:
             if interrupted:
                 logger.warning("%d round(s) left running by a stopped process: marked interrupted",
                                interrupted)
-            reactor.callWhenRunning(lambda: asyncio.ensure_future(self._start()))  # type: ignore[attr-defined]
-            reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+            loop: Any = reactor  # an AsyncioSelectorReactor; the module attribute is untyped
+            loop.callWhenRunning(lambda: asyncio.ensure_future(self._start()))
+            loop.run(installSignalHandlers=False)
             logger.info("stopped")
             return 0
         finally:
@@ -190,7 +191,8 @@ class Daemon:
                 logger.warning("grace over: interrupting %d round(s)", len(pending))
                 await self.runner.stop_all(grace=5.0)
                 await asyncio.wait(pending, timeout=10.0)
-        reactor.stop()  # type: ignore[attr-defined]
+        running: Any = reactor  # the AsyncioSelectorReactor that run() started
+        running.stop()
 
     def _grace(self, conf: cfg.Config) -> float:
         if self.grace_option is not None:
