@@ -82,14 +82,14 @@ def _split_link_header(value: str) -> list[str]:
     return out
 
 
-_LINK_TAG = re.compile(r"<link\b[^>]*>", re.I)
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 
 
 def api_root_from_html(html: str, base_url: str) -> str | None:
     """The href of `<link rel="https://api.w.org/" href="…">` in a home page."""
     for tag in _LINK_TAG.findall(html[:500_000]):
-        rel = re.search(r"""rel\s*=\s*["']([^"']*)["']""", tag, re.I)
-        href = re.search(r"""href\s*=\s*["']([^"']*)["']""", tag, re.I)
+        rel = re.search(r"""rel\s*=\s*["']([^"']*)["']""", tag, re.IGNORECASE)
+        href = re.search(r"""href\s*=\s*["']([^"']*)["']""", tag, re.IGNORECASE)
         if rel and href and API_REL in rel.group(1).split():
             return urljoin(base_url, href.group(1).replace("&amp;", "&").strip())
     return None
@@ -129,8 +129,8 @@ def _param(v: Any) -> str:
     return str(v)
 
 
-_TRAILING_COMMENTS = re.compile(r"^\s*(?:<!--.*?-->\s*)*$", re.S)
-_HTML_DOC = re.compile(rb"^\s*(?:<!doctype|<html|<head|<body)", re.I)
+_TRAILING_COMMENTS = re.compile(r"^\s*(?:<!--.*?-->\s*)*$", re.DOTALL)
+_HTML_DOC = re.compile(rb"^\s*(?:<!doctype|<html|<head|<body)", re.IGNORECASE)
 
 
 def parse_json(body: bytes) -> Any:
