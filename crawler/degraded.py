@@ -113,7 +113,7 @@ class DegradedRound:
                     continue
                 base = ident.rest_base or self.bases.get(
                     ident.type_slug or types_of.get(url) or "")
-                if base not in self.bases.values() or (base, ident.wp_id) in known:
+                if base is None or base not in self.bases.values() or (base, ident.wp_id) in known:
                     continue
                 known[(base, ident.wp_id)] = url
                 yield FallbackFetched(base, raw(resp),  # type: ignore[arg-type]

@@ -135,7 +135,7 @@ class Fetcher:
                 meta["download_timeout"] = max(0.05, min(self.policy.download_timeout, remaining))
             request = scrapy.Request(url, dont_filter=True, meta=meta)
             try:
-                resp = await self.crawler.engine.download_async(request)
+                resp = await self._download(request, remaining)
             except IgnoreRequest as exc:
                 raise HTTPFault(f"{self._ignored(exc)}: {self.where(url)}") from None
             except NETWORK_ERRORS as exc:
@@ -176,6 +176,20 @@ class Fetcher:
                     attempt += 1
                     continue
             return resp
+
+    async def _download(self, request: scrapy.Request, remaining: float | None) -> Response:
+        """The engine's download; past the deadline, given up (the request is cancelled).
+
+        The request's own download_timeout normally ends it first; this also
+        bounds what happens before it is sent (robots.txt of a host that hangs).
+        """
+        download = self.crawler.engine.download_async(request)
+        if remaining is None:
+            return await download
+        try:
+            return await asyncio.wait_for(download, remaining + 0.5)
+        except TimeoutError:
+            raise self.timed_out(request.url) from None
 
     def fault(self, resp: Response) -> HTTPFault | None:
         """The error a 429/5xx answer is, with its tries; None for any other status."""

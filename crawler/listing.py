@@ -178,7 +178,9 @@ class TypeRound:
             async for item in self.judge_gone(sorted(published - present - set(fetched))):
                 yield item
         st.last_total = total
-        self._advance(list(fetched.values()) + list(listed.values()))
+        # new ids the archive already holds (stored by an earlier round) move max_id too
+        stored = [{"id": i} for i in newest if i in known and known[i].state == "published"]
+        self._advance([*fetched.values(), *listed.values(), *stored])
 
     def _advance(self, rows: Iterable[dict[str, Any]]) -> None:
         st = self.st

@@ -251,23 +251,24 @@ def run_sync(make: Callable[[], Awaitable[T]], *, verbose: bool = False) -> T:
 
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     from twisted.internet import defer, reactor
+    from twisted.python.failure import Failure
 
     result: dict[str, Any] = {}
 
     def done(value: Any) -> None:
         result["value"] = value
-        reactor.stop()  # type: ignore[attr-defined]
+        reactor.stop()  # type: ignore[attr-defined,misc]
 
     def go() -> None:
         d = defer.Deferred.fromFuture(asyncio.ensure_future(make()))
         d.addBoth(done)
 
     reactor.callWhenRunning(go)  # type: ignore[attr-defined]
-    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
-    value = result.get("value")
-    if hasattr(value, "raiseException"):  # a twisted Failure
+    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined,misc,call-arg]
+    value: Any = result.get("value")
+    if isinstance(value, Failure):
         value.raiseException()
-    return value  # type: ignore[return-value]
+    return value  # type: ignore[no-any-return]
 
 
 async def discover_site(
@@ -285,6 +286,8 @@ async def discover_site(
     state = RoundState(site_url=site_url, types=tuple(types))
     await runner.crawl(crawler, state=state, budget=budget, discover_only=True)
     spider = crawler.spider
+    if not isinstance(spider, WordPressSpider):
+        raise TypeError(f"{site_url}: discovery did not start a WordPressSpider")
     if spider.failure is not None:
         raise spider.failure
     if spider.discovered is None:

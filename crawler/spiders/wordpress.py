@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 class WordPressSpider(scrapy.Spider):
     name = "wordpress"
+    fetcher: Fetcher  # set in from_crawler (it needs the crawler)
+    fallback_max_pages: int = 20
+    fallback_max_sitemaps: int = 20
 
     def __init__(
         self,
