@@ -34,11 +34,12 @@ from typing import Any
 
 from scrapy.http import Response
 
-from archive import KnownPost, RawResponse, TypeState, utcnow
+from archive import KnownPost, RawResponse, TypeState
 from crawler import wpapi
 from crawler.fetcher import Fetcher, RoundTimedOut, headers_of
 from crawler.items import STATE_CARRIERS, PostGone, PostsFetched, TypeDone
 from wpwatch.exceptions import HTTPFault, RestClosed, RoundError, WPApiError
+from wpwatch.values import utcnow
 
 logger = logging.getLogger(__name__)
 
