@@ -3,7 +3,7 @@
 When a plugin (401 ``rest_cannot_access``, ``itsec_rest_api_access_restricted``),
 a removed route (404 ``rest_no_route``) or a web server (an HTML 403) closes
 the REST API, new posts still show in the RSS feed and the core sitemaps.
-Nothing is ever judged gone from them. The round's `RoundEnd` says the site
+Nothing is ever judged gone from them (docs/wordpress-rest.md §10, §11). The round's `RoundEnd` says the site
 is degraded and why; `wpwatch status` shows it.
 """
 

@@ -8,7 +8,8 @@ A failure is raised as what happened, from wpwatch's one error tree:
 `Unreachable` for the network (refused, reset, DNS, timeouts; recognised by
 the exception's class), `HTTPFault` for an answer that is an error (5xx and
 429 after retries, a Cloudflare challenge, a redirect elsewhere, the size
-cap, robots.txt), `RoundTimedOut` when the round's budget ran out.
+cap, robots.txt), `RoundTimedOut` when the round's budget ran out. The odd
+answers behind these rules: docs/wordpress-rest.md §12.
 """
 
 from __future__ import annotations

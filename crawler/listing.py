@@ -1,7 +1,7 @@
 """One content type's round over the REST API: listings, full records, gone verdicts.
 
-An incremental round asks, per type (docs: the WordPress REST facts behind
-each rule):
+An incremental round asks, per type (docs/wordpress-rest.md §4–§8 hold the
+measured facts behind each rule):
 
 1. ``orderby=modified`` with ``modified_after`` = watermark − overlap, ids and
    stamps only: edits, touches, unpublish-then-republish;
