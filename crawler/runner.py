@@ -93,18 +93,15 @@ def load_round_state(archive: Archive, spec: SiteSpec, *, full: bool = False) ->
     if site is None:
         return RoundState(site_url=spec.url, site_name=spec.name, full=full, types=spec.types)
     site_id = site["id"]
-    links = archive.post_links(site_id)
-    type_states = archive.type_states(site_id)
-    bases = set(type_states) | {base for base, _ in links}
     return RoundState(
         site_url=spec.url,
         site_name=spec.name,
         full=full,
         types=spec.types,
         api_root=site.get("api_root"),
-        type_states=type_states,
-        known={base: archive.known_posts(site_id, base) for base in sorted(bases)},
-        links=links,
+        type_states=archive.type_states(site_id),
+        known=archive.known_posts_by_type(site_id),
+        links=archive.post_links(site_id),
         fallback_seen=frozenset(archive.fallback_seen(site_id)),
     )
 

@@ -67,7 +67,9 @@ def api_root_from_link_header(values: Iterable[str], base_url: str) -> str | Non
 
 def _split_link_header(value: str) -> list[str]:
     # Commas separate links, but may appear inside <…> URLs.
-    out, depth, cur = [], 0, []
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in value:
         if ch == "<":
             depth += 1
