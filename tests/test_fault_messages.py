@@ -122,7 +122,7 @@ def test_a_site_that_never_answers_ends_within_the_round_budget(wpwatch: WPWatch
     assert message.startswith("timed out: the round's 3 s budget ran out"), message
     assert "round_timeout" in message  # names the fix
     assert took < 3 + 10, took  # the budget, plus the process's own start-up
-    (status,) = wpwatch.json("status", "--json")
+    (status,) = wpwatch.json("status", srv.url, "--json")
     assert status["last_round"]["outcome"] == "interrupted"
 
 
