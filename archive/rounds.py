@@ -65,6 +65,18 @@ def known_posts(conn: Connection, site_id: int, type_: str) -> dict[int, KnownPo
     return {r.wp_id: KnownPost(r.state, r.modified_gmt, r.date_gmt) for r in rows}
 
 
+def known_posts_by_type(conn: Connection, site_id: int) -> dict[str, dict[int, KnownPost]]:
+    """Every post of the site the archive holds, by type: what a round starts from."""
+    p = s.posts.c
+    out: dict[str, dict[int, KnownPost]] = {}
+    rows = conn.execute(
+        select(p.type, p.wp_id, p.state, p.modified_gmt, p.date_gmt).where(p.site_id == site_id)
+    )
+    for r in rows:
+        out.setdefault(r.type, {})[r.wp_id] = KnownPost(r.state, r.modified_gmt, r.date_gmt)
+    return out
+
+
 # -- rounds ------------------------------------------------------------------------------
 def start_round(conn: Connection, site_id: int, full: bool) -> int:
     return inserted_id(conn.execute(

@@ -120,6 +120,11 @@ class Archive:
         with self.engine.connect() as conn:
             return rounds.known_posts(conn, site_id, type_)
 
+    def known_posts_by_type(self, site_id: int) -> dict[str, dict[int, KnownPost]]:
+        """Every post of the site, by type (one query): what a round starts from."""
+        with self.engine.connect() as conn:
+            return rounds.known_posts_by_type(conn, site_id)
+
     # -- rounds ---------------------------------------------------------------------
     def start_round(self, site_id: int, full: bool) -> int:
         with self.engine.begin() as conn:
@@ -180,13 +185,20 @@ class Archive:
         records: Iterable[PostRecord],
         baseline: bool,
         compare: Compare,
+        type_state: TypeState | None = None,
     ) -> Outcome:
-        """Store what is new in one fetched response, with its changes, atomically."""
+        """Store what is new in one fetched response, with its changes, atomically.
+
+        ``type_state``: the type's new watermarks, committed with these posts or not at all.
+        """
         with self.engine.begin() as conn:
-            return writes.record_posts(
+            out = writes.record_posts(
                 conn, self.change_listeners, site_id=site_id, round_id=round_id, type_=type_,
                 response=response, records=records, baseline=baseline, compare=compare,
             )
+            if type_state is not None:
+                rounds.save_type_state(conn, site_id, type_state)
+            return out
 
     def record_gone(
         self,
@@ -197,13 +209,20 @@ class Archive:
         wp_id: int,
         kind: str,
         response: RawResponse,
+        type_state: TypeState | None = None,
     ) -> Outcome:
-        """A published post answered 404 (deleted) or 401/403 (unpublished)."""
+        """A published post answered 404 (deleted) or 401/403 (unpublished).
+
+        ``type_state``: the type's new watermarks, committed with the verdict or not at all.
+        """
         with self.engine.begin() as conn:
-            return writes.record_gone(
+            out = writes.record_gone(
                 conn, self.change_listeners, site_id=site_id, round_id=round_id, type_=type_,
                 wp_id=wp_id, kind=kind, response=response,
             )
+            if type_state is not None:
+                rounds.save_type_state(conn, site_id, type_state)
+            return out
 
     def record_fallback_posts(
         self,

@@ -13,7 +13,7 @@ Pure functions, no I/O (the spider fetches). Sources, in the order used:
 
 Versions made here carry ``normalized["source"]`` (``"feed"`` or ``"page"``), so
 that the first REST version of such a post is compared only on the fields both
-sources have (``archive.store.FALLBACK_FIELDS``). A post missing from a feed or a
+sources have (``archive.writes.FALLBACK_FIELDS``). A post missing from a feed or a
 sitemap proves nothing: nothing here ever says deleted or unpublished.
 """
 
@@ -197,22 +197,22 @@ def page_identity(url: str, link_headers: list[str], body: bytes) -> PageIdentit
                 links.append((rel.group(1) if rel else "", typ.group(1) if typ else "",
                               m.group(1)))
     for tag in _LINK_TAG.findall(text[:500_000]):
-        rel = re.search(_ATTR.format("rel"), tag, re.IGNORECASE)
-        href = re.search(_ATTR.format("href"), tag, re.IGNORECASE)
-        typ = re.search(_ATTR.format("type"), tag, re.IGNORECASE)
-        if rel and href:
-            links.append((rel.group(1), typ.group(1) if typ else "",
-                          html.unescape(href.group(1))))
+        rel_m = re.search(_ATTR.format("rel"), tag, re.IGNORECASE)
+        href_m = re.search(_ATTR.format("href"), tag, re.IGNORECASE)
+        typ_m = re.search(_ATTR.format("type"), tag, re.IGNORECASE)
+        if rel_m and href_m:
+            links.append((rel_m.group(1), typ_m.group(1) if typ_m else "",
+                          html.unescape(href_m.group(1))))
     wp_id: int | None = None
     rest_base: str | None = None
-    for rel, typ, href in links:
-        href = urljoin(url, href.strip())
-        if rel == "alternate" and "json" in typ:
+    for rel_text, type_text, link in links:
+        href = urljoin(url, link.strip())
+        if rel_text == "alternate" and "json" in type_text:
             m = _REST_ITEM.search(href.replace("%2F", "/"))
             if m:
                 rest_base, wp_id = m.group(1), int(m.group(2))
                 break
-        if rel == "shortlink" and wp_id is None:
+        if rel_text == "shortlink" and wp_id is None:
             wp_id = id_from_url(href)
     body_class = re.search(r"<body\b[^>]*\bclass\s*=\s*[\"']([^\"']*)[\"']", text, re.IGNORECASE)
     classes = body_class.group(1).split() if body_class else []

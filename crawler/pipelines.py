@@ -1,18 +1,43 @@
-"""Stores what the spider fetched: versions, changes and the round's outcome."""
+"""The round's only writer: stores what the spider yields, in order, and the round's record.
+
+`open_spider` opens the round's row, `process_item` stores each item in
+its own transaction, synchronously (so items are stored in the order the
+spider yielded them), and `close_spider` finishes the round with its
+outcome. A type's new watermarks are stored in the same transaction as the
+last item they cover, and not at all once an earlier item of that type
+failed to store: the next round then fetches those posts again.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from scrapy import signals
+from scrapy.exceptions import NotConfigured
 
-from archive import PostRecord
-from crawler.items import FallbackFetched, PostGone, PostsFetched
+from archive import Archive, PostRecord, TypeState
+from crawler.items import (
+    NOT_THE_SITE,
+    ApiRootFound,
+    FallbackFetched,
+    FallbackSeen,
+    PostGone,
+    PostsFetched,
+    RoundEnd,
+    TypeDone,
+)
 from diffs.compare import changed_fields
 from diffs.normalize import content_hash, normalize, revision_count
 
 logger = logging.getLogger(__name__)
+
+#: Signal sent after each stored PostsFetched of a walk (baseline or --full):
+#: ``site_url``, ``type``, ``count`` (posts in the item), ``total`` (the type's X-WP-Total).
+posts_stored = object()
+
+ROUND_ID = "wpwatch/round_id"  # stats keys the runner reads back
+SITE_ID = "wpwatch/site_id"
+ARCHIVED = "wpwatch/archived/"  # + REST base: posts archived by a baseline
 
 
 def to_record(index: int | None, post: dict[str, Any]) -> PostRecord:
@@ -32,100 +57,131 @@ def to_record(index: int | None, post: dict[str, Any]) -> PostRecord:
 
 
 class ArchivePipeline:
-    """Writes items into the spider's archive, one transaction per item."""
+    """Writes a round's items into the archive given by the WPWATCH_ARCHIVE setting.
 
-    def __init__(self, crawler: Any) -> None:
+    WPWATCH_ARCHIVE is an `Archive` (the runner passes its own, with its
+    change listeners) or a path or database URL.
+    """
+
+    def __init__(self, crawler: Any, archive: Archive) -> None:
         self.crawler = crawler
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        self.archive = archive
+        self.site_id = 0
+        self.round_id: int | None = None
+        self.failed_types: set[str] = set()  # types with an item not stored this round
+        self.fallback_failed = False
+        self.store_errors: list[str] = []
+        self.end: RoundEnd | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchivePipeline:
-        return cls(crawler)
+        archive = crawler.settings.get("WPWATCH_ARCHIVE")
+        if archive is None:
+            raise NotConfigured("WPWATCH_ARCHIVE is not set: nothing to store into")
+        return cls(crawler, archive if isinstance(archive, Archive) else Archive(str(archive)))
+
+    def open_spider(self) -> None:
+        state = self.crawler.spider.state
+        site = self.archive.site(state.site_url, state.site_name)
+        self.site_id = site["id"]
+        self.round_id = self.archive.start_round(self.site_id, state.full)
+        self.crawler.stats.set_value(SITE_ID, self.site_id)
+        self.crawler.stats.set_value(ROUND_ID, self.round_id)
 
     def process_item(self, item: Any) -> Any:
-        """Store one item. A failure is the round's error, never a silent loss.
-
-        The spider keeps the watermarks of a type with a failed item where they
-        were, so the next round fetches those posts again.
-        """
-        spider = self.crawler.spider
+        """Store one item. A failure is the round's error, never a silent loss."""
         try:
-            self._store(spider, item)
+            self._store(item)
         except Exception as exc:  # a bad record or a full disk: this round's error
-            logger.exception("%s: could not store %r", spider.site_url, item)
-            kind = getattr(item, "type", "?")
-            spider.report.store_failures.add(kind)
-            spider.report.errors.append(
-                f"could not store {kind} from {item.response.url} "
-                f"({type(exc).__name__}: {str(exc)[:200]}); fetched again next round"
+            logger.exception("%s: could not store %r", self.crawler.spider.site_url, item)
+            kind = item.state.type if isinstance(item, TypeDone) else getattr(item, "type", None)
+            if kind is not None:
+                self.failed_types.add(kind)
+            if isinstance(item, FallbackFetched):
+                self.fallback_failed = True
+            response = getattr(item, "response", None)
+            what = f"{kind or type(item).__name__}" + (f" from {response.url}" if response else "")
+            self.store_errors.append(
+                f"could not store {what} ({type(exc).__name__}: {str(exc)[:200]}); "
+                "fetched again next round"
             )
         return item
 
-    def _store(self, spider: Any, item: Any) -> None:
-        archive = spider.archive
+    def _state(self, type_: str, st: TypeState | None) -> TypeState | None:
+        """Watermarks to store, unless an earlier item of the type was not stored."""
+        return None if type_ in self.failed_types else st
+
+    def _store(self, item: Any) -> None:
+        archive, site_id, round_id = self.archive, self.site_id, self.round_id
         if isinstance(item, PostsFetched):
             records = [to_record(i, p) for i, p in item.posts]
             # posts first seen by degraded mode (REST was closed): their first REST
             # version is compared only on the fields the feed or page had
-            over = archive.fallback_made(spider.site["id"], item.type, [r.wp_id for r in records])
+            over = archive.fallback_made(site_id, item.type, [r.wp_id for r in records])
             if over:
                 archive.record_over_fallback(
-                    site_id=spider.site["id"],
-                    round_id=spider.round_id,
-                    type_=item.type,
-                    response=item.response,
-                    records=[r for r in records if r.wp_id in over],
-                    compare=changed_fields,
+                    site_id=site_id, round_id=round_id, type_=item.type, response=item.response,
+                    records=[r for r in records if r.wp_id in over], compare=changed_fields,
                 )
                 records = [r for r in records if r.wp_id not in over]
             archive.record_posts(
-                site_id=spider.site["id"],
-                round_id=spider.round_id,
-                type_=item.type,
-                response=item.response,
-                records=records,
-                baseline=item.baseline,
-                compare=changed_fields,
+                site_id=site_id, round_id=round_id, type_=item.type, response=item.response,
+                records=records, baseline=item.baseline, compare=changed_fields,
+                type_state=self._state(item.type, item.type_state),
             )
-        elif isinstance(item, FallbackFetched):
-            archive.record_fallback_posts(
-                site_id=spider.site["id"],
-                round_id=spider.round_id,
-                type_=item.type,
-                response=item.response,
-                records=item.records,
-                baseline=item.baseline,
-            )
+            if item.baseline:
+                self.crawler.stats.inc_value(ARCHIVED + item.type, len(item.posts))
+            if item.total is not None:
+                self.crawler.signals.send_catch_log(
+                    posts_stored, site_url=self.crawler.spider.site_url, type=item.type,
+                    count=len(item.posts), total=item.total)
         elif isinstance(item, PostGone):
             archive.record_gone(
-                site_id=spider.site["id"],
-                round_id=spider.round_id,
-                type_=item.type,
-                wp_id=item.wp_id,
-                kind=item.kind,
-                response=item.response,
+                site_id=site_id, round_id=round_id, type_=item.type, wp_id=item.wp_id,
+                kind=item.kind, response=item.response,
+                type_state=self._state(item.type, item.type_state),
             )
+        elif isinstance(item, TypeDone):
+            st = self._state(item.state.type, item.state)
+            if st is not None:
+                archive.save_type_state(site_id, st)
+        elif isinstance(item, FallbackFetched):
+            archive.record_fallback_posts(
+                site_id=site_id, round_id=round_id, type_=item.type, response=item.response,
+                records=item.records, baseline=item.baseline,
+            )
+            if item.baseline:
+                self.crawler.stats.inc_value(ARCHIVED + item.type, len(item.records))
+        elif isinstance(item, FallbackSeen):
+            if not self.fallback_failed:  # else the next round looks at them again
+                archive.mark_fallback_seen(site_id, item.urls)
+        elif isinstance(item, ApiRootFound):
+            archive.set_api_root(site_id, item.api_root)
+        elif isinstance(item, RoundEnd):
+            self.end = item
 
-    def spider_closed(self, spider: Any, reason: str) -> None:
-        if spider.round_id is None:
+    def close_spider(self) -> None:
+        if self.round_id is None:
             return
-        stats = self.crawler.stats
-        report = spider.report
-        if reason != "finished":
-            outcome, error = "interrupted", f"round stopped early ({reason})"
-        elif report.fatal:
-            outcome, error = "failed", report.fatal
-        elif report.degraded:
-            outcome, error = "degraded", "; ".join([report.degraded, *report.errors[:4]])
-        elif report.errors:
-            outcome, error = "errors", "; ".join(report.errors[:5])
+        end = self.end or RoundEnd(interrupted="round stopped before it ended (shutdown)")
+        errors = [*end.errors, *self.store_errors]
+        if end.interrupted:
+            outcome, error = "interrupted", end.interrupted
+        elif end.fatal:
+            outcome, error = "failed", end.fatal
+        elif end.degraded:
+            outcome, error = "degraded", "; ".join([end.degraded, *errors[:4]])
+        elif errors:
+            outcome, error = "errors", "; ".join(errors[:5])
         else:
             outcome, error = "ok", None
-        spider.archive.finish_round(
-            spider.round_id,
+        stats = self.crawler.stats
+        self.archive.finish_round(
+            self.round_id,
             outcome=outcome,
-            requests=stats.get_value("downloader/request_count", 0),
+            requests=stats.get_value("downloader/request_count", 0)
+            - stats.get_value(NOT_THE_SITE, 0),
             bytes_=stats.get_value("downloader/response_bytes", 0),
-            errors=len(report.errors) + (1 if report.fatal else 0),
+            errors=len(errors) + (1 if end.fatal else 0),
             error=error,
         )

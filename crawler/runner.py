@@ -2,7 +2,12 @@
 
 Scrapy runs on its asyncio reactor (`AsyncCrawlerRunner`), so the same
 coroutine serves the one-shot CLI (`wpwatch crawl`) and a daemon that keeps
-the loop alive between rounds (engineering-notes: flat memory, clean stop).
+the loop alive between rounds (flat memory, clean stop). The runner reads a
+site's `RoundState` from the archive before its round; the crawl's pipeline
+is the only thing that writes.
+
+Also here: `ProgressLine` (progress of long walks, for the CLI to pass in)
+and `check_site` (discovery alone: the public types of a site, for `sites add`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,11 @@ from scrapy.utils.log import configure_logging
 from scrapy.utils.project import get_project_settings
 
 from archive import Archive
+from crawler.pipelines import ARCHIVED, ROUND_ID, posts_stored
+from crawler.progress import Progress, ProgressLine
 from crawler.spiders.wordpress import WordPressSpider
+from crawler.state import RoundState
+from crawler.wpapi import ContentType
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +43,7 @@ class SiteSpec:
     name: str | None = None
     types: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
+    round_timeout: float | None = None  # seconds; None: the caller's default
 
 
 SETTINGS_ENV = "WPWATCH_SETTINGS"
@@ -71,57 +81,96 @@ def crawler_settings(overrides: dict[str, Any] | None = None) -> Settings:
     return settings
 
 
+#: A round's time budget in `wpwatch crawl` when the site sets no round_timeout.
+DEFAULT_ROUND_TIMEOUT = 120.0
+#: The same for a round that reads every post (a site's first round, or --full): a large
+#: site needs minutes for that, and a baseline cut short would start over every time.
+DEFAULT_FULL_ROUND_TIMEOUT = 1800.0
+#: How long after its budget a round that did not end by itself is stopped.
+STOP_GRACE = 15.0
+
+
+def load_round_state(archive: Archive, spec: SiteSpec, *, full: bool = False) -> RoundState:
+    """The site's memory for one round, read (never written) from the archive."""
+    site = archive.find_site(spec.url)
+    if site is None:
+        return RoundState(site_url=spec.url, site_name=spec.name, full=full, types=spec.types)
+    site_id = site["id"]
+    return RoundState(
+        site_url=spec.url,
+        site_name=spec.name,
+        full=full,
+        types=spec.types,
+        api_root=site.get("api_root"),
+        type_states=archive.type_states(site_id),
+        known=archive.known_posts_by_type(site_id),
+        links=archive.post_links(site_id),
+        fallback_seen=frozenset(archive.fallback_seen(site_id)),
+    )
+
+
 class RoundRunner:
     """Runs rounds of sites on one AsyncCrawlerRunner; can stop them all.
 
     Each round gets its own Crawler (its own engine, stats and settings), so a
-    slow or broken site holds nothing of another's. A round that exceeds its
-    time budget is stopped: its spider closes with reason "shutdown" and the
-    round is recorded as interrupted (a partial listing makes no verdicts).
+    slow or broken site holds nothing of another's. A round has a time budget:
+    the spider stops asking at its deadline and records the round as
+    interrupted (a partial listing makes no verdicts); a round still running
+    `STOP_GRACE` seconds later is stopped from here.
     """
 
-    def __init__(self, archive: Archive, settings: dict[str, Any] | None = None) -> None:
+    def __init__(self, archive: Archive, settings: dict[str, Any] | None = None,
+                 progress: Progress | None = None) -> None:
         self.archive = archive
         self.runner = AsyncCrawlerRunner(crawler_settings(settings))
+        self.progress = progress
         self.active: dict[str, Crawler] = {}
 
     async def run_site(
         self, spec: SiteSpec, *, full: bool = False, budget: float | None = None
     ) -> dict[str, Any]:
-        """One round of one site; its record (outcome, counts, requests, error)."""
+        """One round of one site; its record (outcome, counts, requests, error).
+
+        Without a `budget`, a round that reads every post gets
+        DEFAULT_FULL_ROUND_TIMEOUT and any other DEFAULT_ROUND_TIMEOUT.
+        """
+        state = load_round_state(self.archive, spec, full=full)
+        if budget is None:
+            budget = DEFAULT_FULL_ROUND_TIMEOUT if state.reads_everything else DEFAULT_ROUND_TIMEOUT
         crawler = self.runner.create_crawler(WordPressSpider)
-        if spec.settings:
-            crawler.settings.frozen = False
-            crawler.settings.update(spec.settings, priority="spider")
+        crawler.settings.frozen = False
+        crawler.settings.update(spec.settings, priority="spider")
+        crawler.settings.set("WPWATCH_ARCHIVE", self.archive, priority="spider")
+        if budget:  # robots.txt and every request end within the budget
+            timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 180.0)
+            crawler.settings.set("DOWNLOAD_TIMEOUT", min(timeout, budget), priority="spider")
+        if self.progress is not None:
+            crawler.signals.connect(self.progress.posts_stored, signal=posts_stored, weak=False)
         self.active[spec.url] = crawler
-        task = asyncio.ensure_future(
-            self.runner.crawl(
-                crawler,
-                site_url=spec.url,
-                archive=self.archive,
-                full=full,
-                site_name=spec.name,
-                types=list(spec.types) or None,
-            )
-        )
+        task = asyncio.ensure_future(self.runner.crawl(crawler, state=state, budget=budget))
         try:
             if budget is None:
                 await task
             else:
                 try:
-                    await asyncio.wait_for(asyncio.shield(task), budget)
+                    await asyncio.wait_for(asyncio.shield(task), budget + STOP_GRACE)
                 except TimeoutError:
-                    logger.warning("%s: round exceeded its %.0f s budget: stopping it", spec.url, budget)
+                    logger.warning("%s: round still running %.0f s after its budget: stopping it",
+                                   spec.url, STOP_GRACE)
                     await self.stop_crawler(crawler, task)
         except Exception as exc:  # a crash inside one site's crawl is that site's failure
             logger.exception("%s: round crashed", spec.url)
             return _failed(spec, f"crashed: {exc}")
         finally:
             self.active.pop(spec.url, None)
-        spider = crawler.spider
-        if spider is None or spider.round_id is None:
+            if self.progress is not None:
+                self.progress.round_done(spec.url)
+        stats = crawler.stats.get_stats()
+        round_id = stats.get(ROUND_ID)
+        if round_id is None:
             return _failed(spec, "round did not start")
-        return self.archive.round(spider.round_id) | {"site": spider.site_url}
+        archived = {k[len(ARCHIVED):]: v for k, v in stats.items() if k.startswith(ARCHIVED)}
+        return self.archive.round(round_id) | {"site": spec.url, "archived": archived}
 
     async def stop_crawler(
         self, crawler: Crawler, task: asyncio.Future[Any] | None = None, grace: float = 10.0
@@ -156,17 +205,22 @@ async def run_rounds(
     concurrency: int = 8,
     settings: dict[str, Any] | None = None,
     on_done: Callable[[SiteSpec, dict[str, Any]], None] | None = None,
+    round_timeout: float | None = None,
+    progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """One round for each site; returns each round's record (outcome, counts, error).
 
     A failing site is data, not an exception: its round says why, the others run.
+    Each round's budget: `round_timeout`, else the site's own, else
+    DEFAULT_ROUND_TIMEOUT (DEFAULT_FULL_ROUND_TIMEOUT for a first or --full round).
     """
-    rr = RoundRunner(archive, settings)
+    rr = RoundRunner(archive, settings, progress)
     sem = asyncio.Semaphore(concurrency)
 
     async def one(spec: SiteSpec) -> dict[str, Any]:
         async with sem:
-            record = await rr.run_site(spec, full=full)
+            budget = round_timeout or spec.round_timeout
+            record = await rr.run_site(spec, full=full, budget=budget)
             if on_done:
                 on_done(spec, record)
             return record
@@ -203,20 +257,56 @@ def run_sync(make: Callable[[], Awaitable[T]], *, verbose: bool = False) -> T:
 
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     from twisted.internet import defer, reactor
+    from twisted.python.failure import Failure
 
     result: dict[str, Any] = {}
 
     def done(value: Any) -> None:
         result["value"] = value
-        reactor.stop()  # type: ignore[attr-defined]
+        reactor.stop()  # type: ignore[attr-defined,misc]
 
     def go() -> None:
         d = defer.Deferred.fromFuture(asyncio.ensure_future(make()))
         d.addBoth(done)
 
     reactor.callWhenRunning(go)  # type: ignore[attr-defined]
-    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
-    value = result.get("value")
-    if hasattr(value, "raiseException"):  # a twisted Failure
+    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined,misc,call-arg]
+    value: Any = result.get("value")
+    if isinstance(value, Failure):
         value.raiseException()
-    return value  # type: ignore[return-value]
+    return value  # type: ignore[no-any-return]
+
+
+async def discover_site(
+    site_url: str, types: Iterable[str] = (), *, settings: dict[str, Any] | None = None,
+    budget: float = DEFAULT_ROUND_TIMEOUT,
+) -> list[ContentType]:
+    """The public REST types of a site, found as a first round would find them.
+
+    Raises what the round would fail with: Unreachable, HTTPFault,
+    NotWordPress, RestClosed, WPApiError, and ConfigError when `types` names
+    a type the site does not expose. Writes nothing.
+    """
+    runner = AsyncCrawlerRunner(crawler_settings({**(settings or {}), "ITEM_PIPELINES": {}}))
+    crawler = runner.create_crawler(WordPressSpider)
+    state = RoundState(site_url=site_url, types=tuple(types))
+    await runner.crawl(crawler, state=state, budget=budget, discover_only=True)
+    spider = crawler.spider
+    if not isinstance(spider, WordPressSpider):
+        raise TypeError(f"{site_url}: discovery did not start a WordPressSpider")
+    if spider.failure is not None:
+        raise spider.failure
+    if spider.discovered is None:
+        raise RuntimeError(f"{site_url}: discovery ended without an answer")
+    return spider.discovered.types
+
+
+def check_site(site_url: str, types: Iterable[str] = (), *, verbose: bool = False,
+               settings: dict[str, Any] | None = None) -> list[ContentType]:
+    """`discover_site` for a one-shot command (runs the reactor; once per process)."""
+    wanted = tuple(types)
+    return run_sync(lambda: discover_site(site_url, wanted, settings=settings), verbose=verbose)
+
+
+__all__ = ["DEFAULT_FULL_ROUND_TIMEOUT", "DEFAULT_ROUND_TIMEOUT", "Progress", "ProgressLine", "RoundRunner", "SiteSpec",
+           "check_site", "discover_site", "load_round_state", "run_rounds", "run_sync"]

@@ -32,6 +32,9 @@ WPWATCH_RETRY_AFTER_CAP = 120.0
 REDIRECT_ENABLED = True
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control (an HTTP server per crawl that runs code sent to it):
+# nothing here needs it, and a watcher of hostile sites keeps no such door open.
+REMOTE_CONTROL_ENABLED = False
 HTTPCACHE_ENABLED = False
 
 ITEM_PIPELINES = {"crawler.pipelines.ArchivePipeline": 300}

@@ -1,7 +1,7 @@
 """Pure functions about the WordPress REST API: discovery, URLs, dates, verdicts.
 
 Nothing here does I/O; the spider feeds it what it fetched. The facts behind
-each rule are in shared/wordpress-facts.md (section numbers in comments).
+each rule are in docs/wordpress-rest.md (its section numbers in comments).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from wpwatch.exceptions import WPApiError
 
 API_REL = "https://api.w.org/"
 
-# Types every WordPress lists in /wp/v2/types that are not reader content (facts §2).
+# Types every WordPress lists in /wp/v2/types that are not reader content (docs §3).
 INTERNAL_TYPES = frozenset(
     {
         "attachment",
@@ -53,7 +53,7 @@ def home_url(site_url: str) -> str:
 
 
 def api_root_from_link_header(values: Iterable[str], base_url: str) -> str | None:
-    """The URL in a `Link: <…>; rel="https://api.w.org/"` header (facts §1)."""
+    """The URL in a `Link: <…>; rel="https://api.w.org/"` header (docs §2)."""
     for value in values:
         for part in _split_link_header(value):
             m = re.match(r"\s*<([^>]*)>(.*)", part)
@@ -67,7 +67,9 @@ def api_root_from_link_header(values: Iterable[str], base_url: str) -> str | Non
 
 def _split_link_header(value: str) -> list[str]:
     # Commas separate links, but may appear inside <…> URLs.
-    out, depth, cur = [], 0, []
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in value:
         if ch == "<":
             depth += 1
@@ -82,14 +84,14 @@ def _split_link_header(value: str) -> list[str]:
     return out
 
 
-_LINK_TAG = re.compile(r"<link\b[^>]*>", re.I)
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 
 
 def api_root_from_html(html: str, base_url: str) -> str | None:
     """The href of `<link rel="https://api.w.org/" href="…">` in a home page."""
     for tag in _LINK_TAG.findall(html[:500_000]):
-        rel = re.search(r"""rel\s*=\s*["']([^"']*)["']""", tag, re.I)
-        href = re.search(r"""href\s*=\s*["']([^"']*)["']""", tag, re.I)
+        rel = re.search(r"""rel\s*=\s*["']([^"']*)["']""", tag, re.IGNORECASE)
+        href = re.search(r"""href\s*=\s*["']([^"']*)["']""", tag, re.IGNORECASE)
         if rel and href and API_REL in rel.group(1).split():
             return urljoin(base_url, href.group(1).replace("&amp;", "&").strip())
     return None
@@ -105,7 +107,7 @@ def route_url(api_root: str, route: str, params: Mapping[str, Any] | None = None
     """The URL of `route` (e.g. "wp/v2/posts") under an API root.
 
     Handles both `…/wp-json/` roots and `…/?rest_route=/` roots (sites without
-    pretty permalinks, facts §1).
+    pretty permalinks, docs §2).
     """
     parts = urlsplit(api_root)
     query = parse_qsl(parts.query, keep_blank_values=True)
@@ -129,8 +131,8 @@ def _param(v: Any) -> str:
     return str(v)
 
 
-_TRAILING_COMMENTS = re.compile(r"^\s*(?:<!--.*?-->\s*)*$", re.S)
-_HTML_DOC = re.compile(rb"^\s*(?:<!doctype|<html|<head|<body)", re.I)
+_TRAILING_COMMENTS = re.compile(r"^\s*(?:<!--.*?-->\s*)*$", re.DOTALL)
+_HTML_DOC = re.compile(rb"^\s*(?:<!doctype|<html|<head|<body)", re.IGNORECASE)
 
 
 def parse_json(body: bytes) -> Any:
@@ -188,7 +190,7 @@ def _looks_like_notices(prefix: str) -> bool:
     return any(w in low for w in ("notice", "warning", "deprecated", "<br", "php ", "error"))
 
 
-# Codes that plugins answer when they close the REST API (facts Part 2).
+# Codes that plugins answer when they close the REST API (docs §10).
 CLOSED_CODES = frozenset(
     {"rest_cannot_access", "rest_login_required", "itsec_rest_api_access_restricted"}
 )
@@ -223,7 +225,7 @@ def is_api_index(doc: Any) -> bool:
 
 
 def watchable_types(types_doc: Any) -> list[ContentType]:
-    """Public content types from /wp/v2/types, skipping WordPress's internal ones (facts §2)."""
+    """Public content types from /wp/v2/types, skipping WordPress's internal ones (docs §3)."""
     if not isinstance(types_doc, dict):
         raise WPApiError("/wp/v2/types did not answer a JSON object")
     out = []
@@ -248,7 +250,7 @@ def error_code(body: bytes) -> str | None:
 
 
 def classify_gone(status: int, body: bytes) -> str | None:
-    """The verdict on a post that left the listing, from a direct GET (facts §6).
+    """The verdict on a post that left the listing, from a direct GET (docs §8).
 
     404 `rest_post_invalid_id` → "deleted"; 401/403 `rest_forbidden` → "unpublished";
     200 → "present". Anything else (5xx, HTML, a WAF challenge, an unknown code)
@@ -269,7 +271,7 @@ def classify_gone(status: int, body: bytes) -> str | None:
 
 
 def parse_gmt(value: str | None) -> datetime | None:
-    """A WordPress `*_gmt` value (no Z, facts §4) as an aware UTC datetime."""
+    """A WordPress `*_gmt` value (no Z, docs §5) as an aware UTC datetime."""
     if not value:
         return None
     try:
@@ -282,7 +284,7 @@ def query_date(stamp: str | None, overlap: timedelta) -> str | None:
     """A date for `modified_after`/`after`: stamp minus overlap, with an explicit Z.
 
     WordPress reads a date without an offset as site-local time and compares
-    strictly (facts §5), so we always send UTC with `Z` and step back.
+    strictly (docs §6), so we always send UTC with `Z` and step back.
     """
     dt = parse_gmt(stamp)
     if dt is None:

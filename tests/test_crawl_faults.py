@@ -144,3 +144,59 @@ def test_api_redirected_to_another_host_is_not_followed(wpwatch: WPWatch) -> Non
         assert proc.returncode == 1
         assert "redirects to another host (http://127.0.0.2:9/" in proc.stderr
         assert kinds(wpwatch) == []
+
+
+# -- a post the archive refuses to store -------------------------------------------------
+def _posts_state(db: Any) -> tuple[Any, ...]:
+    from sqlalchemy import select
+
+    from archive import Archive
+    from archive import schema as s
+
+    archive = Archive(str(db))
+    try:
+        with archive.engine.connect() as conn:
+            t = s.site_types.c
+            return tuple(conn.execute(
+                select(t.modified_watermark, t.date_watermark, t.max_id, t.last_total)
+                .where(t.type == "posts")).one())
+    finally:
+        archive.close()
+
+
+def _sqlite(db: Any, statement: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute(statement)
+
+
+def test_watermarks_stay_when_a_post_is_not_stored(wpwatch: WPWatch) -> None:
+    """A type's watermarks move only with its last item, never past a failed one.
+
+    150 new (back-dated) posts come in two `include=` fetches of 100 and 50. The
+    archive refuses the first (an SQLite trigger plays a full disk on one of its
+    posts); the second is stored, but the watermarks it carries are not: the
+    next round fetches the refused posts again, and each is new exactly once.
+    """
+    site = _site_with_posts()
+    with FaultServer(site) as srv:
+        wpwatch.run("crawl", srv.url)
+        before = _posts_state(wpwatch.db)
+        fresh = site.add_many(150)
+        refused = min(fresh)
+        _sqlite(wpwatch.db, f"CREATE TRIGGER refuse_post BEFORE INSERT ON posts "
+                            f"WHEN NEW.wp_id = {refused} BEGIN "
+                            f"SELECT RAISE(ABORT, 'refused by the test'); END")
+        wpwatch.run("crawl", srv.url)
+        last = _last(wpwatch)
+        assert last["outcome"] == "errors", last
+        assert "could not store posts from" in last["error"]
+        assert "fetched again next round" in last["error"]
+        assert len(kinds(wpwatch)) == 50  # the second fetch was stored ...
+        assert _posts_state(wpwatch.db) == before  # ... but the watermarks did not move
+        _sqlite(wpwatch.db, "DROP TRIGGER refuse_post")
+        wpwatch.run("crawl", srv.url)
+        assert _last(wpwatch)["outcome"] == "ok"
+        assert sorted(kinds(wpwatch)) == sorted((i, "new") for i in fresh)
+        assert _posts_state(wpwatch.db)[2] == max(fresh)  # now they moved

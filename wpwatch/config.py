@@ -64,7 +64,8 @@ class SiteConfig:
         from crawler.runner import SiteSpec
 
         settings = {"WPWATCH_ALLOW_OTHER_HOST": True} if self.allow_other_host else {}
-        return SiteSpec(url=self.url, name=self.name, types=self.types, settings=settings)
+        return SiteSpec(url=self.url, name=self.name, types=self.types, settings=settings,
+                        round_timeout=self.round_timeout)
 
     @property
     def budget(self) -> float:

@@ -15,8 +15,14 @@ def summary_line(label: str, rnd: dict[str, Any]) -> str:
     if rnd.get("started_at") and rnd.get("finished_at"):
         seconds = (parse_iso(rnd["finished_at"]) - parse_iso(rnd["started_at"])).total_seconds()
         took = f" in {seconds:.1f} s"
+    archived = rnd.get("archived") or {}
+    baseline = ""
+    if archived:  # a first round: what it archived, as "20 posts, 8 pages, 7 books"
+        baseline = "baseline of " + ", ".join(
+            f"{n:,} {base}" for base, n in sorted(archived.items(), key=lambda kv: -kv[1])
+        ) + "; "
     line = (
-        f"{label}: {rnd['outcome']}, {rnd.get('requests', 0)} requests{took}; {parts}; "
+        f"{label}: {rnd['outcome']}, {rnd.get('requests', 0)} requests{took}; {baseline}{parts}; "
         f"{rnd.get('errors', 0)} errors"
     )
     if rnd.get("error") and rnd["outcome"] != "failed":

@@ -12,7 +12,7 @@ import click
 from wpwatch.cli._common import Ctx, global_options, pass_ctx
 from wpwatch.exceptions import ConfigError
 from wpwatch.summary import summary_line
-from wpwatch.values import normalize_site_url
+from wpwatch.values import normalize_site_url, parse_duration
 
 if TYPE_CHECKING:
     from crawler.runner import SiteSpec
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 # Exit status of `crawl` (documented in its help and the README). 2 is any usage or config
 # error (wpwatch.cli._common.EXIT_USAGE); further codes come after it.
 EXIT_OK = 0
-EXIT_SITE_FAILED = 1  # a site could not be watched (unreachable, not WordPress, REST closed)
+EXIT_SITE_FAILED = 1  # a site could not be watched (unreachable, not WordPress, REST closed,
+#                       or its round timed out)
 EXIT_ALERTS_UNDELIVERED = 3  # crawled fine, but some alerts could not be delivered (still queued)
 
 _BARE_NAME = re.compile(r"[\w-]+")  # "iuhrdf": a site's name (a URL has a dot, colon or slash)
@@ -32,10 +33,14 @@ _BARE_NAME = re.compile(r"[\w-]+")  # "iuhrdf": a site's name (a URL has a dot, 
 @click.option("--full", is_flag=True, help="Re-read every post instead of the incremental listing.")
 @click.option("--concurrency", default=8, show_default=True, help="Sites crawled at once.")
 @click.option("--no-alerts", is_flag=True, help="Queue no alerts for what this round finds.")
+@click.option("--round-timeout", metavar="DURATION",
+              help='Time budget of each round, e.g. "10m" (default: the site\'s round_timeout, '
+                   "else 2 minutes, or 30 minutes for a first or --full round).")
 @global_options
 @pass_ctx
 def crawl(
-    obj: Ctx, site_urls: tuple[str, ...], full: bool, concurrency: int, no_alerts: bool
+    obj: Ctx, site_urls: tuple[str, ...], full: bool, concurrency: int, no_alerts: bool,
+    round_timeout: str | None,
 ) -> None:
     """Run one polling round for SITE_URLS (or every site in the config).
 
@@ -44,7 +49,8 @@ def crawl(
     \b
     Exit status:
       0  every site was crawled
-      1  a site could not be watched (unreachable, not WordPress, REST closed)
+      1  a site could not be watched (unreachable, not WordPress, REST closed,
+         timed out)
       2  a usage or config error (bad URL, bad wpwatch.toml): nothing was crawled
       3  crawled, but some alerts could not be delivered (they stay queued:
          `wpwatch alerts pending`; the next crawl or `wpwatch alerts send` retries)
@@ -54,8 +60,9 @@ def crawl(
       wpwatch crawl https://example.org https://example.net/en
       wpwatch crawl --full                # every configured site, every post
     """
-    from crawler.runner import run_rounds, run_sync
+    from crawler.runner import ProgressLine, run_rounds, run_sync
 
+    budget = parse_duration(round_timeout, "--round-timeout") if round_timeout else None
     conf = obj.config(must_exist=not site_urls)
     specs = _specs(obj, conf, site_urls)
     archive = obj.archive
@@ -74,12 +81,14 @@ def crawl(
         click.echo(summary_line(spec.name or rnd["site"], rnd))
 
     results = run_sync(
-        lambda: run_rounds(archive, specs, full=full, concurrency=concurrency, on_done=report),
+        lambda: run_rounds(archive, specs, full=full, concurrency=concurrency, on_done=report,
+                           round_timeout=budget, progress=ProgressLine(sys.stderr)),
         verbose=obj.verbose,
     )
-    # A degraded site (REST API closed, watched through its feed) is still an error
-    # a user can act on: exit non-zero with the reason, as for a failed one.
-    failed = [r for r in results if r["outcome"] in ("failed", "degraded")]
+    # A degraded site (REST API closed, watched through its feed) or a round cut
+    # short by its time budget is still an error a user can act on: exit non-zero
+    # with the reason, as for a failed one.
+    failed = [r for r in results if r["outcome"] in ("failed", "degraded", "interrupted")]
     for r in failed:
         click.echo(f"wpwatch: {r['site']}: {r['error']}", err=True)
     if len(specs) > 1:
