@@ -77,7 +77,9 @@ def crawl(
     for r in failed:
         click.echo(f"wpwatch: {r['site']}: {r['error']}", err=True)
     if len(specs) > 1:
-        click.echo(f"{len(specs)} sites in {time.monotonic() - started:.1f} s, {len(failed)} failed")
+        click.echo(
+            f"{len(specs)} sites in {time.monotonic() - started:.1f} s, {len(failed)} failed"
+        )
     if alerting:
         from alerts.service import deliver_due
 
