@@ -78,7 +78,9 @@ class Message:
 
     def __post_init__(self) -> None:
         if self.digest not in DIGEST_MODES:
-            raise ValueError(f"digest must be one of {', '.join(DIGEST_MODES)}, not {self.digest!r}")
+            raise ValueError(
+                f"digest must be one of {', '.join(DIGEST_MODES)}, not {self.digest!r}"
+            )
 
 
 # -- site text -----------------------------------------------------------------------------------

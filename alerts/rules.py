@@ -55,10 +55,14 @@ def route_from_config(entry: Mapping[str, Any]) -> Route:
             raise ConfigError(f"{where}.{key} must be a list of strings")
     bad = set(kinds) - set(KINDS)
     if bad:
-        raise ConfigError(f"{where}.kinds: unknown {', '.join(sorted(bad))}; use {', '.join(KINDS)}")
+        raise ConfigError(
+            f"{where}.kinds: unknown {', '.join(sorted(bad))}; use {', '.join(KINDS)}"
+        )
     digest = str(entry.get("digest", "immediate"))
     if digest not in DIGEST_MODES:
-        raise ConfigError(f"{where}.digest must be one of {', '.join(DIGEST_MODES)}, not {digest!r}")
+        raise ConfigError(
+            f"{where}.digest must be one of {', '.join(DIGEST_MODES)}, not {digest!r}"
+        )
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(entry.get("digest_at", "08:00")))
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
         raise ConfigError(f"{where}.digest_at must look like \"08:00\"")

@@ -3,4 +3,12 @@
 from archive.exceptions import ArchiveError
 from archive.store import Archive, KnownPost, PostRecord, RawResponse, TypeState, utcnow
 
-__all__ = ["Archive", "ArchiveError", "KnownPost", "PostRecord", "RawResponse", "TypeState", "utcnow"]
+__all__ = [
+    "Archive",
+    "ArchiveError",
+    "KnownPost",
+    "PostRecord",
+    "RawResponse",
+    "TypeState",
+    "utcnow",
+]

@@ -155,7 +155,12 @@ class Link:
 
 
 def make_link(
-    site_id: int, seq: int, prev_hash: str, record: str, record_id: int, canonical: Mapping[str, Any]
+    site_id: int,
+    seq: int,
+    prev_hash: str,
+    record: str,
+    record_id: int,
+    canonical: Mapping[str, Any],
 ) -> Link:
     text = canonical_json(canonical)
     record_hash = sha256_hex(text)

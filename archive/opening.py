@@ -72,7 +72,7 @@ def locate(path_or_url: str) -> Place:
     if parsed.get_backend_name() == "sqlite":
         name = parsed.database or ""
         if name in ("", ":memory:") or name.startswith("file:"):
-            return Place(url, "an in-memory SQLite archive" if not name else name, None)
+            return Place(url, name if name else "an in-memory SQLite archive", None)
         return Place(url, name, Path(name))
     return Place(url, parsed.render_as_string(hide_password=True), None)
 

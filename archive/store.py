@@ -101,7 +101,8 @@ class Archive:
 
     def list_sites(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(select(s.sites).order_by(s.sites.c.id)).mappings()]
+            rows = conn.execute(select(s.sites).order_by(s.sites.c.id)).mappings()
+            return [dict(r) for r in rows]
 
     def set_api_root(self, site_id: int, api_root: str | None) -> None:
         with self.engine.begin() as conn:

@@ -91,13 +91,19 @@ def request_token(
     try:
         tsr = decode_token(resp.content)
     except ValueError as exc:
-        raise TimestampError(f"timestamp authority {tsa_url} sent no timestamp reply: {exc}") from exc
+        raise TimestampError(
+            f"timestamp authority {tsa_url} sent no timestamp reply: {exc}"
+        ) from exc
     if PKIStatus(tsr.status) not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
         raise TimestampError(f"timestamp authority {tsa_url} refused: {tsr.status_string}")
     info = tsr.tst_info
     if info.message_imprint.message != sha256_bytes(message) or info.nonce != req.nonce:
         raise TimestampError(f"timestamp authority {tsa_url} stamped something else")
-    gen = info.gen_time.astimezone(UTC) if info.gen_time.tzinfo else info.gen_time.replace(tzinfo=UTC)
+    gen = (
+        info.gen_time.astimezone(UTC)
+        if info.gen_time.tzinfo
+        else info.gen_time.replace(tzinfo=UTC)
+    )
     return resp.content, iso_utc(gen)
 
 

@@ -199,7 +199,9 @@ def _check_links(
         if sha256_hex(lk.canonical.encode()) != lk.record_hash or (
             not renumbered and link_hash(lk.seq, lk.prev_hash, lk.record_hash) != lk.chain_hash
         ):
-            yield Problem(lk.seq, "the link itself was edited: its hashes do not match its contents")
+            yield Problem(
+                lk.seq, "the link itself was edited: its hashes do not match its contents"
+            )
         yield from _check_record(lk, records.get((lk.record, lk.record_id)), by_record_hash)
         expected, prev = lk.seq + 1, lk.chain_hash
 

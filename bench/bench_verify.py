@@ -26,16 +26,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
 from sqlalchemy import delete, func, select
 
-from archive import Archive, RawResponse, schema, utcnow
-from archive.chain import chain_unlinked
-from archive.verify import verify_archive
-from crawler.pipelines import to_record
-from diffs.compare import changed_fields
+REPO = Path(__file__).resolve().parent.parent
+# Run as a script (python bench/bench_verify.py), so the repository root goes on sys.path
+# before the project's own imports: hence the E402 exemptions below.
+sys.path.insert(0, str(REPO))
+
+from archive import Archive, RawResponse, schema, utcnow  # noqa: E402
+from archive.chain import chain_unlinked  # noqa: E402
+from archive.verify import verify_archive  # noqa: E402
+from crawler.pipelines import to_record  # noqa: E402
+from diffs.compare import changed_fields  # noqa: E402
 
 TEMPLATE = json.loads((REPO / "tests/fixtures/posts/iuhrdf-post-4546.json").read_text())
 
@@ -76,7 +78,9 @@ def main() -> None:
         with archive.engine.connect() as conn:
             versions = conn.execute(select(func.count()).select_from(schema.versions)).scalar_one()
             changes = conn.execute(select(func.count()).select_from(schema.changes)).scalar_one()
-            responses = conn.execute(select(func.count()).select_from(schema.responses)).scalar_one()
+            responses = conn.execute(
+                select(func.count()).select_from(schema.responses)
+            ).scalar_one()
         size = (Path(tmp) / "bench.db").stat().st_size
         per = 10_000 / versions
         print(f"archive: {versions} versions, {changes} changes, {responses} responses, "

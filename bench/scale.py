@@ -151,12 +151,13 @@ def main() -> None:
             other = ""
             if row["round"] == "first crawl":
                 other = (f"CPU {row['cpu_s']:.1f} s, {row['posts_per_s']:.0f} posts/s, "
-                         f"peak RSS {row['peak_rss_mb']:.0f} MB, archive {row['archive_vs_raw']:.0%}"
-                         " of raw JSON")
+                         f"peak RSS {row['peak_rss_mb']:.0f} MB, "
+                         f"archive {row['archive_vs_raw']:.0%} of raw JSON")
             print(f"| {row['N']} | {row['round']} | {row['requests']} | {row['bytes']:,} | "
                   f"{row['wall_s']:.2f} | {row.get('naive_requests', '')} | "
                   f"{row.get('naive_bytes', '') and format(row['naive_bytes'], ',')} | "
-                  f"{format(row['ratio_bytes'], ',.0f') + '×' if 'ratio_bytes' in row else ''} | {other} |",
+                  f"{format(row['ratio_bytes'], ',.0f') + '×' if 'ratio_bytes' in row else ''}"
+                  f" | {other} |",
                   flush=True)
     if args.sites:
         m = many_sites(args.sites)

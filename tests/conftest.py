@@ -28,7 +28,9 @@ class WPWatch:
     db: Path
     config: Path
 
-    def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         proc = subprocess.run(
             [sys.executable, "-m", "wpwatch", "--db", str(self.db), "--config", str(self.config),

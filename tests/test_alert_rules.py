@@ -32,7 +32,9 @@ def test_keyword_that_disappears_or_appears() -> None:
 
 
 def test_daily_digest_is_due_at_the_next_local_time() -> None:
-    r = route_from_config({"name": "d", "channel": "email", "digest": "daily", "digest_at": "08:00"})
+    r = route_from_config(
+        {"name": "d", "channel": "email", "digest": "daily", "digest_at": "08:00"}
+    )
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     due = r.due(now).astimezone()
     assert (due.hour, due.minute) == (8, 0) and due > now

@@ -28,8 +28,8 @@ def rec(wp_id: int, text: str, modified: str = "2026-01-01T00:00:00") -> PostRec
 
 
 def resp(body: bytes = b'[{"id":1}]', status: int = 200) -> RawResponse:
-    return RawResponse("https://x.org/wp-json/wp/v2/posts", status, [("Content-Type", "application/json")],
-                       body, utcnow())
+    return RawResponse("https://x.org/wp-json/wp/v2/posts", status,
+                       [("Content-Type", "application/json")], body, utcnow())
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -41,7 +41,9 @@ def archive(tmp_path: Path) -> Archive:
     return Archive(str(tmp_path / "a.db"))
 
 
-def write(archive: Archive, site_id: int, records: list[PostRecord], baseline: bool = False) -> list[str]:
+def write(
+    archive: Archive, site_id: int, records: list[PostRecord], baseline: bool = False
+) -> list[str]:
     out = archive.record_posts(site_id=site_id, round_id=None, type_="posts", response=resp(),
                                records=records, baseline=baseline, compare=diff)
     return [k for _, k in out.changes]

@@ -77,7 +77,9 @@ def test_one_site_one_url(wpwatch: WPWatch) -> None:
 
 
 # -- unknown sites --------------------------------------------------------------------------
-def test_an_unknown_site_is_the_same_error_everywhere(copy: WPWatch, demo_archive, tmp_path: Path) -> None:
+def test_an_unknown_site_is_the_same_error_everywhere(
+    copy: WPWatch, demo_archive, tmp_path: Path
+) -> None:
     commands = [
         ("changes", "--site", "nosuch"),
         ("history", "nosuch", "posts", "1"),

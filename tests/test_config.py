@@ -48,7 +48,7 @@ def test_parse_sites_with_defaults() -> None:
 
 
 def test_unknown_key_is_refused_with_the_supported_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown key.*intervall.*supported"):
+    with pytest.raises(ConfigError, match=r"unknown key.*intervall.*supported"):
         cfg.parse({"sites": [{"url": "https://a.org", "intervall": "5m"}]})
 
 
@@ -70,7 +70,9 @@ def test_sites_add_list_remove_keep_comments(tmp_path: Path) -> None:
     assert "127.0.0.1:9\thttp://127.0.0.1:9\tevery 15m\tposts,pages" in r.output
     r = runner.invoke(cli, [*base, "sites", "add", "https://iuhrdf.org/en", "--no-check"])
     assert r.exit_code == 2
-    assert r.output.strip() == f"wpwatch: https://iuhrdf.org/en is already watched in {path}, as iuhrdf"
+    assert r.output.strip() == (
+        f"wpwatch: https://iuhrdf.org/en is already watched in {path}, as iuhrdf"
+    )
     r = runner.invoke(cli, [*base, "sites", "remove", "iuhrdf"])
     assert r.exit_code == 0, r.output
     assert [s.name for s in cfg.load(path).sites] == ["127.0.0.1:9"]

@@ -68,7 +68,8 @@ def test_demo_finds_what_was_changed(plain_demo: tuple[Path, str]) -> None:
     found = re.findall(r"(edited|new|unpublished|deleted|restored)\s+\S+\s+posts/(\d+)", out)
     assert sorted(found) == sorted([
         ("edited", "4561"), ("edited", "4583"), ("unpublished", "4575"),
-        ("deleted", "4598"), ("edited", "4590"), ("new", found[[k for k, _ in found].index("new")][1]),
+        ("deleted", "4598"), ("edited", "4590"),
+        ("new", found[[k for k, _ in found].index("new")][1]),
     ])
     assert "[terms:tags]" in out and "[content]" in out and "[title]" in out
     assert not list(cwd.glob("*.db")), "the demo leaves no archive behind unless asked"

@@ -847,7 +847,7 @@ def test_concurrent_reads_while_the_site_changes(server, site, clock, http):
                     resp = session.get(site.rest_url("wp/v2/posts"), params={"per_page": 100})
                     assert resp.status_code == 200
                     assert len(resp.json()) == 100
-                except BaseException as exc:  # noqa: BLE001 - surfaced below
+                except BaseException as exc:
                     errors.append(exc)
                     return
 

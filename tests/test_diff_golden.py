@@ -55,7 +55,9 @@ def load(case: str, name: str) -> dict[str, Any]:
 
 def context(case: str) -> Context:
     path = GOLDEN / case / "context.json"
-    return replace(CONTEXT, **json.loads(path.read_text(encoding="utf-8"))) if path.exists() else CONTEXT
+    if not path.exists():
+        return CONTEXT
+    return replace(CONTEXT, **json.loads(path.read_text(encoding="utf-8")))
 
 
 def comparison(case: str) -> Comparison:

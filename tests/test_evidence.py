@@ -124,7 +124,7 @@ def test_chain_is_contiguous_and_covers_each_record_in_write_order(copy: WPWatch
     rows = sql(copy.db, "SELECT seq, record, record_id, canonical, record_hash, prev_hash, "
                         "chain_hash FROM chain_links ORDER BY seq")
     prev = GENESIS
-    for i, (seq, record, record_id, canonical, record_hash, prev_hash, chain_hash) in enumerate(
+    for i, (seq, record, _record_id, canonical, record_hash, prev_hash, chain_hash) in enumerate(
         rows, 1
     ):
         assert seq == i and prev_hash == prev

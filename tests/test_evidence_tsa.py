@@ -191,7 +191,9 @@ def test_an_unreachable_authority_is_one_line(copy: WPWatch) -> None:
 
 
 @pytest.mark.slow
-def test_the_daemon_stamps_each_round_head(tmp_path: Path, tsa: tuple[str, Path, list[bytes]]) -> None:
+def test_the_daemon_stamps_each_round_head(
+    tmp_path: Path, tsa: tuple[str, Path, list[bytes]]
+) -> None:
     """With `tsa_url` set, each round that wrote something gets its chain head stamped."""
     import signal
 

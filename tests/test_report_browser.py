@@ -14,6 +14,7 @@ Needs `chromium` (tests/browser/install.sh); skipped with that hint when it is m
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -154,10 +155,8 @@ class Browser:
             self._buffer += chunk
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.send("Browser.close")
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.proc.wait(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -239,12 +238,21 @@ DOM_CHECK = """(() => {
   for (const el of document.querySelectorAll('*')) {
     const tag = el.tagName.toLowerCase();
     if (['script','iframe','frame','object','embed','svg','math','img','video','audio','source',
-         'link','base','form','template','noscript','canvas','picture'].includes(tag)) bad.push(tag);
-    if (tag === 'meta' && el.httpEquiv && el.httpEquiv.toLowerCase() === 'refresh') bad.push('refresh');
+         'link','base','form','template','noscript','canvas','picture'].includes(tag)) {
+      bad.push(tag);
+    }
+    if (tag === 'meta' && el.httpEquiv && el.httpEquiv.toLowerCase() === 'refresh') {
+      bad.push('refresh');
+    }
     for (const a of el.attributes) {
       const v = a.value.trim().toLowerCase();
-      if (a.name.startsWith('on') || a.name === 'style' || a.name === 'srcdoc') bad.push(tag + '@' + a.name);
-      if ((a.name === 'href' || a.name === 'src') && !/^(https?:|mailto:|#|\\.\\.\\/|changes\\/|index\\.html|feed\\.xml)/.test(v)) bad.push(tag + '@' + a.name + '=' + v);
+      if (a.name.startsWith('on') || a.name === 'style' || a.name === 'srcdoc') {
+        bad.push(tag + '@' + a.name);
+      }
+      const allowed = /^(https?:|mailto:|#|\\.\\.\\/|changes\\/|index\\.html|feed\\.xml)/;
+      if ((a.name === 'href' || a.name === 'src') && !allowed.test(v)) {
+        bad.push(tag + '@' + a.name + '=' + v);
+      }
     }
     el.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
     el.dispatchEvent(new FocusEvent('focus'));

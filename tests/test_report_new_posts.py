@@ -66,7 +66,9 @@ def run(db: Path, *args: str) -> str:
 def test_show_text_names_date_author_and_backdating(db: Path) -> None:
     fresh = run(db, "show", "1")
     assert "new post, 15 words\n" in fresh and "back-dated" not in fresh
-    assert re.search(r"dated +\d{4}-\d\d-\d\d \d\d:\d\d UTC, by Gulnar <b>Editor</b> \(user 7\)", fresh)
+    assert re.search(
+        r"dated +\d{4}-\d\d-\d\d \d\d:\d\d UTC, by Gulnar <b>Editor</b> \(user 7\)", fresh
+    )
     old = run(db, "show", "2")
     assert f"new post, 15 words; {BACKDATED}" in old
     assert "back-dated: 30 days before it was first seen (" in old

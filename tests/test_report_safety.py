@@ -26,7 +26,8 @@ def hostile_post(canary: str = CANARY, *, wp_id: int = 666) -> dict[str, Any]:
     """A REST record whose every field tries to run script or fetch something."""
     c = canary
     content = f"""
-<p>Intro &lt;img src=x onerror=fetch('{c}/decoded')&gt; with **stars**, [md link](javascript:alert(1)),
+<p>Intro &lt;img src=x onerror=fetch('{c}/decoded')&gt; with **stars**, \
+[md link](javascript:alert(1)),
 ![md image]({c}/md-image.png), &lt;b&gt;raw&lt;/b&gt; | a | table | and `code`.</p>
 <script>fetch('{c}/script')</script>
 <p onclick="fetch('{c}/onclick')" onmouseover="fetch('{c}/onmouseover')">Hover me</p>
@@ -36,7 +37,8 @@ def hostile_post(canary: str = CANARY, *, wp_id: int = 666) -> dict[str, Any]:
 <a href="JaVaScRiPt:fetch('{c}/js-link2')">js link 2</a>
 <a href="data:text/html,<script>fetch('{c}/data-link')</script>">data link</a>
 <a href="{c}/plain-link">plain link</a>
-<svg onload="fetch('{c}/svg')"><script>fetch('{c}/svg-script')</script><image href="{c}/svg-image"/></svg>
+<svg onload="fetch('{c}/svg')"><script>fetch('{c}/svg-script')</script>\
+<image href="{c}/svg-image"/></svg>
 <iframe src="{c}/iframe"></iframe>
 <iframe srcdoc="<script>parent.fetch('{c}/srcdoc')</script>"></iframe>
 <object data="{c}/object"></object><embed src="{c}/embed">
@@ -50,7 +52,8 @@ def hostile_post(canary: str = CANARY, *, wp_id: int = 666) -> dict[str, Any]:
 <form action="{c}/form"><input type="image" src="{c}/input-image"><button>Go</button></form>
 <noscript><p title="</noscript><img src=x onerror=fetch('{c}/noscript')>"></noscript>
 <!--<img src=x onerror=fetch('{c}/comment')>-->
-<math><mtext><table><mglyph><style><img src=x onerror=fetch('{c}/mxss')></style></mglyph></table></mtext></math>
+<math><mtext><table><mglyph><style>\
+<img src=x onerror=fetch('{c}/mxss')></style></mglyph></table></mtext></math>
 <details open ontoggle="fetch('{c}/ontoggle')"><summary>details</summary>inside</details>
 <p>Terminal \x1b[2J\x1b]0;owned\x07 bidi \u202eevil\u202c end</p>
 """

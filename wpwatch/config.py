@@ -115,7 +115,9 @@ def load(path: Path | None = None, *, must_exist: bool = False) -> Config:
     path = path or default_path()
     if not path.exists():
         if must_exist:
-            raise ConfigError(f"config file {path} not found (create it with `wpwatch sites add URL`)")
+            raise ConfigError(
+                f"config file {path} not found (create it with `wpwatch sites add URL`)"
+            )
         return Config(path=path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -83,7 +83,8 @@ def history(obj: Ctx, site: str, type_: str, wp_id: int, as_json: bool) -> None:
             revs += f" ({hidden})"
         prev_count = v["revision_count"]
         click.echo(
-            f"  version {v['id']}  fetched {v['fetched_at']}  modified_gmt {v['modified_gmt']}{revs}\n"
+            f"  version {v['id']}  fetched {v['fetched_at']}"
+            f"  modified_gmt {v['modified_gmt']}{revs}\n"
             f"    content {v['content_hash'][:16]}  raw sha256 {v['sha256']}  HTTP {v['status']}\n"
             f"    from {v['url']}"
         )

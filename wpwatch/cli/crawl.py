@@ -92,7 +92,9 @@ def crawl(
     for r in failed:
         click.echo(f"wpwatch: {r['site']}: {r['error']}", err=True)
     if len(specs) > 1:
-        click.echo(f"{len(specs)} sites in {time.monotonic() - started:.1f} s, {len(failed)} failed")
+        click.echo(
+            f"{len(specs)} sites in {time.monotonic() - started:.1f} s, {len(failed)} failed"
+        )
     undelivered = alerting and not _deliver(archive, conf)
     sys.exit(EXIT_SITE_FAILED if failed else EXIT_ALERTS_UNDELIVERED if undelivered else EXIT_OK)
 

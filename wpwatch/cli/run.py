@@ -14,7 +14,10 @@ from wpwatch.cli._common import Ctx, global_options, pass_ctx
     "--grace",
     type=float,
     default=None,
-    help="Seconds running rounds get to finish on SIGTERM/SIGINT (default 20, or [defaults] grace).",
+    help=(
+        "Seconds running rounds get to finish on SIGTERM/SIGINT"
+        " (default 20, or [defaults] grace)."
+    ),
 )
 @global_options
 @pass_ctx

@@ -2,7 +2,8 @@
 
 Reachable, a WordPress REST API (found as the crawler finds it, docs/wordpress-rest.md
 §2: the home page's ``Link`` header or ``<link rel="https://api.w.org/">``, then
-``/wp-json/``, then ``/?rest_route=/``), open (§10), and listing in ``/wp/v2/types`` every REST base asked for.
+``/wp-json/``, then ``/?rest_route=/``), open (§10), and listing in ``/wp/v2/types``
+every REST base asked for.
 A handful of small GETs with a short timeout; the pure rules are the crawler's own
 (:mod:`crawler.wpapi`). Each failure is one error from the tree, in plain words that
 the caller prefixes with the site ("cannot add https://x.org: ...").

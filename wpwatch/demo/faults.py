@@ -2,8 +2,8 @@
 
 Queued failures (``fail_next``: 429, 5xx, a Cloudflare-like challenge) and the
 REST lockouts of ``rest_mode`` (a "Disable REST API" plugin, Solid Security, a
-web-server rule; docs/wordpress-rest.md §10). Faults that need broken bytes or held connections belong to
-the test suite's fault server, which wraps a :class:`DemoSite`.
+web-server rule; docs/wordpress-rest.md §10). Faults that need broken bytes or held
+connections belong to the test suite's fault server, which wraps a :class:`DemoSite`.
 """
 
 from __future__ import annotations

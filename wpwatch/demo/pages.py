@@ -52,7 +52,8 @@ class FrontPages(PostRecords):
         return (
             f'<!DOCTYPE html>\n<html lang="{self.language}">\n<head>\n<meta charset="UTF-8" />\n'
             f"<title>{xml_escape(title)}</title>\n"
-            f'<link rel="alternate" type="application/rss+xml" title="{xml_escape(self.name)} &raquo; '
+            '<link rel="alternate" type="application/rss+xml" '
+            f'title="{xml_escape(self.name)} &raquo; '
             f'Feed" href="{xml_escape(self._feed_url())}" />\n'
             f'<link rel="https://api.w.org/" href="{xml_escape(self.api_root)}" />\n{extra}'
             f'<meta name="generator" content="WordPress {WP_VERSION}" />\n</head>\n'
@@ -65,7 +66,8 @@ class FrontPages(PostRecords):
             reverse=True,
         )[:10]
         items = "\n".join(
-            f'<article id="post-{p.id}"><h2><a href="{xml_escape(self.permalink(p))}">{p.title}</a></h2>'
+            f'<article id="post-{p.id}">'
+            f'<h2><a href="{xml_escape(self.permalink(p))}">{p.title}</a></h2>'
             f'<time datetime="{rest_date(p.date_gmt)}+00:00">{rest_date(p.date)}</time></article>'
             for p in latest
         )

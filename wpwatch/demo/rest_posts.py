@@ -388,7 +388,7 @@ def _refused(pt: PostType) -> RestError:
 
 
 def _date_filter(attr: str, bound: datetime, greater: bool) -> Callable[[Post], bool]:
-    """``after``/``before`` and ``modified_after``/``modified_before``: strict, like WP_Date_Query."""
+    """``after``/``before``, ``modified_after``/``modified_before``: strict, like WP_Date_Query."""
     if greater:
         return lambda post: getattr(post, attr) > bound
     return lambda post: getattr(post, attr) < bound

@@ -55,7 +55,9 @@ def run_demo(
                     capture_output=True, text=True, check=False,
                 )
                 if proc.returncode != 0:
-                    raise SystemExit(f"wpwatch demo: `wpwatch {' '.join(args)}` failed:\n{proc.stderr}")
+                    raise SystemExit(
+                        f"wpwatch demo: `wpwatch {' '.join(args)}` failed:\n{proc.stderr}"
+                    )
                 return proc.stdout.rstrip()
 
             echo("1. First round: wpwatch archives every post and page as they are now.")

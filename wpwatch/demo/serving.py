@@ -6,6 +6,7 @@ installs such as ``/en``) or each get its own address (``127.0.0.2:PORT``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import selectors
 import socket
@@ -33,10 +34,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        try:
+        with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
         self.server.track(self.connection, add=True)
 
     def finish(self) -> None:
@@ -51,10 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = self.headers.get("Content-Length")
         if length:
-            try:
+            with contextlib.suppress(ValueError):
                 self.rfile.read(int(length))
-            except ValueError:
-                pass
         target = self.path
         if target.startswith(("http://", "https://")):
             parts = urlsplit(target)
@@ -143,10 +140,8 @@ class _Listener(ThreadingHTTPServer):
 
     def stop(self) -> None:
         self._stopping = True
-        try:
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
-        except OSError:
-            pass
         if self.thread is not None:
             self.thread.join(timeout=5)
         self.server_close()
@@ -165,10 +160,8 @@ class _Listener(ThreadingHTTPServer):
         with self._conns_lock:
             conns = list(self._conns)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     @property
     def base(self) -> str:
@@ -205,7 +198,7 @@ class _Listener(ThreadingHTTPServer):
                 body = sites[0].robots()
             else:
                 lines = ["User-agent: *"]
-                for prefix, site in sorted(self.mounts):
+                for prefix, _site in sorted(self.mounts):
                     lines.append(f"Disallow: {prefix}/wp-admin/")
                     lines.append(f"Allow: {prefix}/wp-admin/admin-ajax.php")
                 lines.append("")
