@@ -69,7 +69,7 @@ class AppriseChannel(Channel):
                     body=text_body(msg, limit=self.settings["max_chars"]),
                     body_format=apprise.NotifyFormat.TEXT,
                 )
-        except Exception as exc:  # noqa: BLE001 (a plug-in's failure is a failed delivery)
+        except Exception as exc:  # a plug-in's failure is a failed delivery
             raise self.error(f"Apprise failed for {self.label} ({clean(self.scheme)}://): "
                              f"{type(exc).__name__}") from None
         if not ok:

@@ -231,7 +231,7 @@ def _dry_run_line(group: Group, channel: Any, broken: str | None, now: datetime,
         return f"{group.channel}: cannot send (alerts {ids}): {broken}{retry}"
     try:
         what = _subject(build(group))
-    except Exception as exc:  # noqa: BLE001 (shown, as delivery would fail the same way)
+    except Exception as exc:  # shown, as delivery would fail the same way
         what = f"(message cannot be built: {_reason(exc)})"
     return f"{channel.describe()}: {what} (alerts {ids}{retry})"
 

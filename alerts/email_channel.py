@@ -38,16 +38,31 @@ class EmailChannel(Channel):
         Option("to", "recipient addresses", email_addresses, required=True),
         Option("from", "sender address", email_address, required=True),
         Option("smtp_host", "SMTP server host name", required=True),
-        Option("smtp_port", "SMTP port (default 587 for starttls, 465 for ssl, 25 for none)",
-               port_number),
-        Option("security", '"starttls", "ssl" or "none"', one_of("starttls", "ssl", "none"),
-               default="starttls"),
+        Option(
+            "smtp_port",
+            "SMTP port (default 587 for starttls, 465 for ssl, 25 for none)",
+            port_number,
+        ),
+        Option(
+            "security",
+            '"starttls", "ssl" or "none"',
+            one_of("starttls", "ssl", "none"),
+            default="starttls",
+        ),
         Option("username", "login name (with password)"),
         Option("password", "login password, best as env:NAME", secret=True),
-        Option("ca_file", "PEM file of CA certificates to trust (a self-signed server)", existing_file),
-        Option("timeout", 'seconds to wait for the server, e.g. "30s"', duration_seconds, default=30.0),
-        Option("max_chars", "longest text part; the diff excerpt is cut to fit", char_count,
-               default=60_000),
+        Option(
+            "ca_file", "PEM file of CA certificates to trust (a self-signed server)", existing_file
+        ),
+        Option(
+            "timeout", 'seconds to wait for the server, e.g. "30s"', duration_seconds, default=30.0
+        ),
+        Option(
+            "max_chars",
+            "longest text part; the diff excerpt is cut to fit",
+            char_count,
+            default=60_000,
+        ),
     )
     DEFAULT_PORTS: ClassVar[dict[str, int]] = {"starttls": 587, "ssl": 465, "none": 25}
 

@@ -3,8 +3,8 @@
 When a plugin (401 ``rest_cannot_access``, ``itsec_rest_api_access_restricted``),
 a removed route (404 ``rest_no_route``) or a web server (an HTML 403) closes
 the REST API, new posts still show in the RSS feed and the core sitemaps.
-Nothing is ever judged gone from them (docs/wordpress-rest.md §10, §11). The round's `RoundEnd` says the site
-is degraded and why; `wpwatch status` shows it.
+Nothing is ever judged gone from them (docs/wordpress-rest.md §10, §11). The
+round's `RoundEnd` says the site is degraded and why; `wpwatch status` shows it.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class DegradedRound:
                 if base is None or base not in self.bases.values() or (base, ident.wp_id) in known:
                     continue
                 known[(base, ident.wp_id)] = url
-                yield FallbackFetched(base, raw(resp),  # type: ignore[arg-type]
+                yield FallbackFetched(base, raw(resp),
                                       [fallback.record_from_page(ident, url)])
             if len(candidates) > len(probed):
                 logger.info("%s: %d new URLs in the sitemaps wait for the next round",

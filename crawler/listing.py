@@ -305,7 +305,9 @@ class TypeRound:
     async def judge_gone(self, ids: list[int]) -> AsyncIterator[Any]:
         base = self.ctype.rest_base
         for wp_id in ids:
-            url = wpapi.route_url(self.root, f"{self.ctype.route}/{wp_id}", {"_fields": "id,status"})
+            url = wpapi.route_url(
+                self.root, f"{self.ctype.route}/{wp_id}", {"_fields": "id,status"}
+            )
             try:
                 resp = await self.fetcher.get(url)
             except RoundTimedOut:

@@ -32,6 +32,7 @@ from crawler.progress import Progress, ProgressLine
 from crawler.spiders.wordpress import WordPressSpider
 from crawler.state import RoundState
 from crawler.wpapi import ContentType
+from wpwatch.config import SiteConfig
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,6 +45,13 @@ class SiteSpec:
     types: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
     round_timeout: float | None = None  # seconds; None: the caller's default
+
+    @classmethod
+    def of(cls, site: SiteConfig) -> SiteSpec:
+        """A configured site as the crawler's unit of work."""
+        settings = {"WPWATCH_ALLOW_OTHER_HOST": True} if site.allow_other_host else {}
+        return cls(url=site.url, name=site.name, types=site.types, settings=settings,
+                   round_timeout=site.round_timeout)
 
 
 SETTINGS_ENV = "WPWATCH_SETTINGS"
@@ -256,25 +264,27 @@ def run_sync(make: Callable[[], Awaitable[T]], *, verbose: bool = False) -> T:
     from scrapy.utils.reactor import install_reactor
 
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
-    from twisted.internet import defer, reactor
+    from twisted.internet import defer
+    from twisted.internet import reactor as installed
     from twisted.python.failure import Failure
 
+    reactor: Any = installed  # the AsyncioSelectorReactor just installed; the attribute is untyped
     result: dict[str, Any] = {}
 
     def done(value: Any) -> None:
         result["value"] = value
-        reactor.stop()  # type: ignore[attr-defined,misc]
+        reactor.stop()
 
     def go() -> None:
         d = defer.Deferred.fromFuture(asyncio.ensure_future(make()))
         d.addBoth(done)
 
-    reactor.callWhenRunning(go)  # type: ignore[attr-defined]
-    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined,misc,call-arg]
+    reactor.callWhenRunning(go)
+    reactor.run(installSignalHandlers=False)
     value: Any = result.get("value")
     if isinstance(value, Failure):
         value.raiseException()
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 async def discover_site(
@@ -308,5 +318,16 @@ def check_site(site_url: str, types: Iterable[str] = (), *, verbose: bool = Fals
     return run_sync(lambda: discover_site(site_url, wanted, settings=settings), verbose=verbose)
 
 
-__all__ = ["DEFAULT_FULL_ROUND_TIMEOUT", "DEFAULT_ROUND_TIMEOUT", "Progress", "ProgressLine", "RoundRunner", "SiteSpec",
-           "check_site", "discover_site", "load_round_state", "run_rounds", "run_sync"]
+__all__ = [
+    "DEFAULT_FULL_ROUND_TIMEOUT",
+    "DEFAULT_ROUND_TIMEOUT",
+    "Progress",
+    "ProgressLine",
+    "RoundRunner",
+    "SiteSpec",
+    "check_site",
+    "discover_site",
+    "load_round_state",
+    "run_rounds",
+    "run_sync",
+]

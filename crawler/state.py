@@ -15,7 +15,7 @@ from types import MappingProxyType
 from archive import KnownPost, TypeState
 
 
-def _frozen(mapping: Mapping | None = None) -> Mapping:  # type: ignore[type-arg]
+def _frozen(mapping: Mapping | None = None) -> Mapping:
     return MappingProxyType(dict(mapping or {}))
 
 

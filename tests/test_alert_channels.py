@@ -118,8 +118,10 @@ def test_email_starttls_auth_multipart(smtp_server: SMTPServer, smtp_env: None) 
 
     for part in (text, html):
         assert "Ministry of Examples" in part
-        assert "9 words replaced by 5 in paragraph 1; category &#39;Statements&#39; removed" in part \
+        assert (
+            "9 words replaced by 5 in paragraph 1; category &#39;Statements&#39; removed" in part
             or "9 words replaced by 5 in paragraph 1; category 'Statements' removed" in part
+        )
         assert "the government will publish the full report" in part
         assert "the report will follow" in part
         assert "https://reports.example.org/changes/1.html" in part
@@ -229,11 +231,20 @@ def test_slack_escapes_site_text(webhook_server: WebhookServer, slack_env: None)
     assert payload["unfurl_links"] is False and payload["unfurl_media"] is False
 
     raw = post.body.decode()
-    for ping in ("<!channel>", "<@U123>", "<https://evil.example|click>", "<script>", "javascript:"):
+    for ping in (
+        "<!channel>",
+        "<@U123>",
+        "<https://evil.example|click>",
+        "<script>",
+        "javascript:",
+    ):
         assert ping not in raw
     header = payload["blocks"][0]
     assert header["type"] == "header"
-    assert "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil.example|click&gt;" in header["text"]["text"]
+    assert (
+        "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil.example|click&gt;"
+        in header["text"]["text"]
+    )
     lines = [line for t in mrkdwn_texts(payload) for line in t.splitlines()]
     post_line = next(line for line in lines if line.startswith("*Post:*"))
     assert "&lt;!channel&gt;" in post_line and "*URGENT*" not in post_line

@@ -100,7 +100,10 @@ def test_a_failing_slack_never_holds_back_the_email(
                                               "webhook of alerts.desk-slack")
     for out in (proc.stdout + proc.stderr, pending, str(status)):
         assert webhook_server.SECRET_PATH not in out and SMTPServer.PASSWORD not in out
-    assert "3  crawled, but some alerts could not be delivered" in wpwatch.run("crawl", "--help").stdout
+    assert (
+        "3  crawled, but some alerts could not be delivered"
+        in wpwatch.run("crawl", "--help").stdout
+    )
 
 
 def test_alerts_send_tries_everything_now_and_dry_run_lists_backoff(

@@ -33,8 +33,11 @@ REPO = Path(__file__).resolve().parent.parent
 def site() -> Iterator[tuple[DemoSite, FaultServer]]:
     demo = DemoSite("Ministry of Examples")
     for i in range(4):
-        demo.add(f"Statement {i}", f"<p>We confirm that the report on case {i} will be published.</p>",
-                 date=f"2025-0{i + 1}-01T00:00:00Z")
+        demo.add(
+            f"Statement {i}",
+            f"<p>We confirm that the report on case {i} will be published.</p>",
+            date=f"2025-0{i + 1}-01T00:00:00Z",
+        )
     with FaultServer(demo) as srv:
         yield demo, srv
 
@@ -117,7 +120,9 @@ def test_smtp_down_keeps_alerts_queued_then_sends_each_once(
     wpwatch.run("alerts", "send", "--now")
     assert len(smtp_server.messages) == 2
     subjects = sorted(m.message()["Subject"] for m in smtp_server.messages)
-    assert subjects[0].startswith("[wpwatch] deleted:") and subjects[1].startswith("[wpwatch] edited:")
+    assert subjects[0].startswith("[wpwatch] deleted:") and subjects[1].startswith(
+        "[wpwatch] edited:"
+    )
 
 
 def test_kill_9_before_delivery_loses_nothing(

@@ -48,7 +48,9 @@ def test_429_retry_after_is_honoured(site: DemoSite, server: DemoServer, wpwatch
     assert status["last_round"]["outcome"] == "ok"
 
 
-def test_a_failing_check_is_no_verdict(site: DemoSite, server: DemoServer, wpwatch: WPWatch) -> None:
+def test_a_failing_check_is_no_verdict(
+    site: DemoSite, server: DemoServer, wpwatch: WPWatch
+) -> None:
     url = server.url_for(site)
     wpwatch.run("crawl", url)
     victim = site.ids("post", "publish")[0]
@@ -111,8 +113,11 @@ def test_html_with_status_200_changes_nothing(wpwatch: WPWatch) -> None:
 def test_json_wrapped_by_plugins_is_accepted(wpwatch: WPWatch) -> None:
     site = _site_with_posts()
     with FaultServer(site) as srv:
-        srv.wrap("wp-json", prefix=b"\xef\xbb\xbf<br />\n<b>Notice</b>: Undefined index in x.php<br />\n",
-                 suffix=b"\n<!-- Cached by WP Super Cache -->\n")
+        srv.wrap(
+            "wp-json",
+            prefix=b"\xef\xbb\xbf<br />\n<b>Notice</b>: Undefined index in x.php<br />\n",
+            suffix=b"\n<!-- Cached by WP Super Cache -->\n",
+        )
         wpwatch.run("crawl", srv.url)
         edited = site.ids("post", "publish")[1]
         site.edit(edited, title="Retitled")

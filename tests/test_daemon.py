@@ -72,7 +72,8 @@ class DaemonProcess:
         try:
             with archive.engine.connect() as conn:
                 rows = conn.execute(
-                    select(s.rounds, s.sites.c.url).join(s.sites, s.sites.c.id == s.rounds.c.site_id)
+                    select(s.rounds, s.sites.c.url)
+                    .join(s.sites, s.sites.c.id == s.rounds.c.site_id)
                     .order_by(s.rounds.c.id)
                 ).mappings()
                 return [dict(r) for r in rows]
@@ -102,7 +103,10 @@ def assert_consistent(db: Path) -> None:
     archive = Archive(str(db))
     try:
         with archive.engine.connect() as conn:
-            assert conn.execute(select(s.rounds).where(s.rounds.c.outcome == "running")).first() is None
+            assert (
+                conn.execute(select(s.rounds).where(s.rounds.c.outcome == "running")).first()
+                is None
+            )
             version_ids = set(conn.execute(select(s.versions.c.id)).scalars())
             for ch in conn.execute(select(s.changes)).mappings():
                 for ref in (ch["from_version_id"], ch["to_version_id"]):
@@ -143,8 +147,10 @@ name = "b"
 url = "{b.url}"
 """, "--grace", "10")
     daemons.append(d.start())
-    wait_until("a baseline round of both sites", lambda: {r["url"] for r in d.rounds()
-                                                          if r["outcome"] == "ok"} == {a.url, b.url})
+    wait_until(
+        "a baseline round of both sites",
+        lambda: {r["url"] for r in d.rounds() if r["outcome"] == "ok"} == {a.url, b.url},
+    )
     fresh = a.create("A fresh", "<p>News</p>")["id"]
     a.update(a_posts[0], title="A 0 (edited)")
     b.delete(b_posts[1])
@@ -160,7 +166,9 @@ url = "{b.url}"
 
 
 @pytest.mark.slow
-def test_a_hung_site_does_not_delay_the_others(tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+def test_a_hung_site_does_not_delay_the_others(
+    tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
     good, hung = DemoSite("Good"), DemoSite("Hung")
     for site in (good, hung):
         site.add("Post", "<p>Body</p>")
@@ -197,7 +205,9 @@ round_timeout = "3s"
 
 
 @pytest.mark.slow
-def test_kill_9_mid_round_loses_and_doubles_nothing(tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+def test_kill_9_mid_round_loses_and_doubles_nothing(
+    tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
     site = DemoSite("Big")
     site.add_many(250)
     with FaultServer(site) as srv:
@@ -293,9 +303,22 @@ url = "{b_srv.url}"
         reload_and_wait(d, "config reloaded: no changes")
 
         removed = subprocess.run(
-            [sys.executable, "-m", "wpwatch", "--db", str(d.db), "--config", str(d.config),
-             "sites", "remove", "beta"],
-            check=False, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+            [
+                sys.executable,
+                "-m",
+                "wpwatch",
+                "--db",
+                str(d.db),
+                "--config",
+                str(d.config),
+                "sites",
+                "remove",
+                "beta",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         assert removed.returncode == 0, removed.stderr
         reload_and_wait(d, "config reloaded: 1 site removed (beta)")

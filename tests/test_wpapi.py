@@ -30,7 +30,10 @@ def test_link_header_with_several_links_and_commas_in_urls() -> None:
 
 
 def test_no_api_link() -> None:
-    assert wpapi.api_root_from_link_header(['<https://x.org/>; rel="shortlink"'], "https://x.org/") is None
+    assert (
+        wpapi.api_root_from_link_header(['<https://x.org/>; rel="shortlink"'], "https://x.org/")
+        is None
+    )
 
 
 def test_html_link_tag() -> None:
@@ -65,7 +68,9 @@ def test_route_url_for_pretty_and_plain_permalinks(root: str, expected: str) -> 
 
 def test_plus_offset_is_encoded() -> None:
     # A literal '+' would turn into a space and give 400 Invalid date (facts §5).
-    url = wpapi.route_url("http://h/wp-json/", "wp/v2/posts", {"after": "2026-01-01T08:00:00+08:00"})
+    url = wpapi.route_url(
+        "http://h/wp-json/", "wp/v2/posts", {"after": "2026-01-01T08:00:00+08:00"}
+    )
     assert "%2B08%3A00" in url
 
 
@@ -84,7 +89,11 @@ def test_watchable_types_skip_internal_ones() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "verdict"),
     [
-        (404, b'{"code":"rest_post_invalid_id","message":"Invalid post ID.","data":{"status":404}}', "deleted"),
+        (
+            404,
+            b'{"code":"rest_post_invalid_id","message":"Invalid post ID.","data":{"status":404}}',
+            "deleted",
+        ),
         (401, b'{"code":"rest_forbidden","message":"Sorry","data":{"status":401}}', "unpublished"),
         (403, b'{"code":"rest_forbidden","data":{"status":403}}', "unpublished"),
         (200, b'{"id":5,"status":"publish"}', "present"),
@@ -97,7 +106,9 @@ def test_watchable_types_skip_internal_ones() -> None:
         (200, b"<html>cached page</html>", None),
     ],
 )
-def test_gone_verdicts_only_from_wordpress_own_codes(status: int, body: bytes, verdict: str | None) -> None:
+def test_gone_verdicts_only_from_wordpress_own_codes(
+    status: int, body: bytes, verdict: str | None
+) -> None:
     assert wpapi.classify_gone(status, body) == verdict
 
 
@@ -149,9 +160,11 @@ def test_bad_site_url_says_why_in_one_line(raw: str, says: str) -> None:
     "body",
     [
         b'\xef\xbb\xbf[{"id":1}]',
-        b'<br />\n<b>Notice</b>:  Undefined index: foo in /var/www/wp-content/plugins/x.php on line 3<br />\n[{"id":1}]',
-        b"Deprecated: Function create_function() is deprecated in /x.php on line 9\n[{\"id\":1}]",
-        b'[{"id":1}]\n<!-- Performance optimized by W3 Total Cache -->\n<!-- Served from: x @ 2026 -->',
+        b"<br />\n<b>Notice</b>:  Undefined index: foo in "
+        b'/var/www/wp-content/plugins/x.php on line 3<br />\n[{"id":1}]',
+        b'Deprecated: Function create_function() is deprecated in /x.php on line 9\n[{"id":1}]',
+        b'[{"id":1}]\n<!-- Performance optimized by W3 Total Cache -->\n'
+        b"<!-- Served from: x @ 2026 -->",
     ],
     ids=["bom", "php-notice", "php-deprecated", "cache-comment"],
 )

@@ -59,14 +59,6 @@ class SiteConfig:
     allow_other_host: bool = False  # follow API links/redirects to another host
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def spec(self) -> Any:
-        """This site as the crawler's unit of work."""
-        from crawler.runner import SiteSpec
-
-        settings = {"WPWATCH_ALLOW_OTHER_HOST": True} if self.allow_other_host else {}
-        return SiteSpec(url=self.url, name=self.name, types=self.types, settings=settings,
-                        round_timeout=self.round_timeout)
-
     @property
     def budget(self) -> float:
         """A round's time budget: its own setting, else its interval (capped at 30 min)."""
@@ -199,7 +191,8 @@ def _check_defaults(defaults: dict[str, Any]) -> None:
     concurrency = defaults.get("concurrency", 8)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(
-            f"defaults.concurrency must be a whole number of sites, at least 1 (got {concurrency!r})"
+            "defaults.concurrency must be a whole number of sites, at least 1 "
+            f"(got {concurrency!r})"
         )
     for key in URL_DEFAULTS:
         value = defaults.get(key)

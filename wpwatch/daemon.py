@@ -42,7 +42,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from archive import Archive
 from archive.store import db_url
-from crawler.runner import RoundRunner, quiet_scrapy_logs
+from crawler.runner import RoundRunner, SiteSpec, quiet_scrapy_logs
 from wpwatch import config as cfg
 from wpwatch.exceptions import AlreadyRunning, ConfigError, WPWatchError
 from wpwatch.summary import summary_line
@@ -123,6 +123,7 @@ class Daemon:
         self.site_locks: dict[str, asyncio.Lock] = {}
         self.running: set[asyncio.Task[Any]] = set()
         self.stopping = False
+        self._shutdown_task: asyncio.Future[None] | None = None
         self.sem: asyncio.Semaphore | None = None
         self.delivery_lock = asyncio.Lock()
 
@@ -178,7 +179,7 @@ class Daemon:
         self.stopping = True
         logger.info("%s: stopping (grace %.0f s for %d running round(s))",
                     signal.Signals(sig).name, self.grace, len(self.running))
-        asyncio.ensure_future(self._shutdown())
+        self._shutdown_task = asyncio.ensure_future(self._shutdown())  # kept: not collected
 
     async def _shutdown(self) -> None:
         from twisted.internet import reactor
@@ -240,7 +241,9 @@ class Daemon:
             for full, every in ((False, site.interval), (True, site.full_interval)):
                 job_id = f"{'full' if full else 'round'}:{site.url}"
                 wanted.add(job_id)
-                trigger = IntervalTrigger(seconds=every, jitter=min(every * 0.1, 60.0), timezone=UTC)
+                trigger = IntervalTrigger(
+                    seconds=every, jitter=min(every * 0.1, 60.0), timezone=UTC
+                )
                 existing = self.scheduler.get_job(job_id)
                 if existing is not None:
                     if getattr(existing.trigger, "interval", None) != timedelta(seconds=every):
@@ -302,7 +305,7 @@ class Daemon:
             async with lock, self.sem:
                 if self.stopping:
                     return
-                spec = site.spec()
+                spec = SiteSpec.of(site)
                 record = await self.runner.run_site(spec, full=full, budget=site.budget)
                 await self.timestamp(record)
                 line = summary_line(site.name + (" (full)" if full else ""), record)
@@ -311,7 +314,9 @@ class Daemon:
                 elif record["outcome"] in ("degraded", "errors"):
                     logger.warning("%s", line)
                 else:
-                    logger.error("%s%s", line, f": {record['error']}" if record.get("error") else "")
+                    logger.error(
+                        "%s%s", line, f": {record['error']}" if record.get("error") else ""
+                    )
         except Exception:  # never let one site's failure reach the scheduler
             logger.exception("%s: round failed unexpectedly", url)
         finally:

@@ -119,12 +119,12 @@ def _specs(obj: Ctx, conf: Config, site_urls: tuple[str, ...]) -> list[SiteSpec]
     if not site_urls:
         if not conf.sites:
             raise ConfigError(f"no sites in {conf.path}: add one with `wpwatch sites add URL`")
-        return [s.spec() for s in conf.sites]
+        return [SiteSpec.of(s) for s in conf.sites]
     specs: list[SiteSpec] = []
     for raw in site_urls:
         site = conf.site(raw)
         if site is not None:
-            specs.append(site.spec())
+            specs.append(SiteSpec.of(site))
         elif _BARE_NAME.fullmatch(raw):  # a name, not a URL: a site the archive knows, or none
             specs.append(SiteSpec(url=obj.site_url(raw), name=raw))
         else:
