@@ -23,7 +23,7 @@ import requests
 from alerts.exceptions import ConfigError, DeliveryError
 from alerts.message import Message
 from alerts.rules import ROUTING_KEYS as _ROUTING
-from wpwatch.values import parse_duration, resolve_env
+from core.values import parse_duration, resolve_env
 
 # Keys of an [[alerts]] table that the routing rules read; every channel accepts and ignores them.
 ROUTING_KEYS = tuple(sorted(_ROUTING))

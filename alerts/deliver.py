@@ -27,8 +27,8 @@ from sqlalchemy import and_, func, or_, select, update
 
 from archive import Archive
 from archive import schema as s
-from wpwatch.exceptions import DeliveryError
-from wpwatch.values import iso_utc
+from core.exceptions import DeliveryError
+from core.values import iso_utc
 
 logger = logging.getLogger("wpwatch.alerts.deliver")
 

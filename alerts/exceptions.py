@@ -1,6 +1,6 @@
 """Errors of the alert channels.
 
-``ConfigError`` (from :mod:`wpwatch.exceptions`): an ``[[alerts]]`` table is wrong, names an
+``ConfigError`` (from :mod:`core.exceptions`): an ``[[alerts]]`` table is wrong, names an
 unknown channel or key, or refers to an unset environment variable. Fix the config.
 
 ``DeliveryError``: a message could not be delivered this time. Its text is one line that names
@@ -10,6 +10,6 @@ Apprise URL): it is safe to log, store in the outbox and show in ``wpwatch statu
 
 from __future__ import annotations
 
-from wpwatch.exceptions import AlertError, ConfigError, DeliveryError
+from core.exceptions import AlertError, ConfigError, DeliveryError
 
 __all__ = ["AlertError", "ConfigError", "DeliveryError"]

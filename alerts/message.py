@@ -25,8 +25,8 @@ from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, StrictUndefined
 
+from core.values import DIGEST_MODES
 from diffs.render import one_line, when
-from wpwatch.values import DIGEST_MODES
 
 MAX_PHRASES = 5  # removed/added phrases shown per change
 PHRASE_CHARS = 200  # each at most

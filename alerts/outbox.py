@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from alerts.rules import Route, keyword_hits
 from archive import schema as s
-from wpwatch.values import iso_utc
+from core.values import iso_utc
 
 
 class Outbox:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.exceptions import ConfigError
+from core.values import DIGEST_MODES, KINDS
 from diffs.scripts import UNSPACED_RANGES, has_unspaced
-from wpwatch.exceptions import ConfigError
-from wpwatch.values import DIGEST_MODES, KINDS
 
 ROUTING_KEYS = {"name", "channel", "sites", "kinds", "keywords", "digest", "digest_at"}
 # A letter or digit of a script written with spaces: what a whole-word keyword may not touch.

@@ -9,8 +9,8 @@ from alerts.deliver import DeliveryReport, deliver
 from alerts.outbox import Outbox
 from alerts.rules import routes_from_config
 from archive import Archive
-from wpwatch.config import Config
-from wpwatch.exceptions import ConfigError
+from core.config import Config
+from core.exceptions import ConfigError
 
 
 def check(conf: Config) -> dict[str, Any]:

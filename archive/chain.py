@@ -30,7 +30,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from archive import schema as s
-from wpwatch.values import canonical_json
+from core.values import canonical_json
 
 CHAIN_FORMAT = "wpwatch-chain/1"
 GENESIS = "0" * 64

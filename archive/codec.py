@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from wpwatch.values import canonical_json
+from core.values import canonical_json
 
 _LEVEL = 6
 

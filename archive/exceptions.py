@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from wpwatch.exceptions import ArchiveError, ExportError, TimestampError
+from core.exceptions import ArchiveError, ExportError, TimestampError
 
 __all__ = ["ArchiveError", "ExportError", "TimestampError"]

@@ -53,8 +53,8 @@ from archive import schema as s
 from archive.chain import chain_head, snapshot
 from archive.codec import unpack
 from archive.store import Archive
-from wpwatch.about import VERSION
-from wpwatch.exceptions import ExportError
+from core.about import VERSION
+from core.exceptions import ExportError
 
 FORMATS = ("warc", "jsonl")
 

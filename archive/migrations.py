@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from archive import schema as s
 from archive.chain import chain_unlinked
-from wpwatch.exceptions import ArchiveError
-from wpwatch.values import utcnow
+from core.exceptions import ArchiveError
+from core.values import utcnow
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from archive import schema as s
 from archive.records import KnownPost, TypeState
 from archive.writes import inserted_id
-from wpwatch.values import KINDS, utcnow
+from core.values import KINDS, utcnow
 
 #: Outcomes that end a run of failed rounds (see :func:`errors_in_a_row`).
 NOT_AN_ERROR = ("ok", "running", "interrupted")

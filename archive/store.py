@@ -41,7 +41,7 @@ from archive.records import (
     TypeState,
 )
 from archive.writes import FALLBACK_FIELDS
-from wpwatch.values import utcnow
+from core.values import utcnow
 
 __all__ = [
     "FALLBACK_FIELDS",

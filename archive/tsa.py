@@ -37,10 +37,10 @@ from sqlalchemy import insert, select
 from archive import schema as s
 from archive.chain import CHAIN_FORMAT, canonical_json, chain_head, sha256_hex
 from archive.store import Archive, utcnow
-from wpwatch.exceptions import TimestampError
-from wpwatch.values import iso_utc
+from core.exceptions import TimestampError
+from core.values import iso_utc
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(f"wpwatch.{__name__}")
 
 
 @dataclass(frozen=True)

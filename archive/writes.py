@@ -34,7 +34,7 @@ from archive.records import (
     PostRecord,
     RawResponse,
 )
-from wpwatch.values import utcnow
+from core.values import utcnow
 
 #: Fields a version made from the feed or a post's page shares with a REST version,
 #: by ``normalized["source"]``: only these are compared when REST opens again.

@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 
 from scrapy.http import Response
 
+from core.exceptions import FallbackError, RoundError
 from crawler import fallback
 from crawler.fetcher import Fetcher, RoundTimedOut, link_headers, status_words
 from crawler.items import FallbackFetched, FallbackSeen
 from crawler.listing import raw
 from crawler.state import RoundState
-from wpwatch.exceptions import FallbackError, RoundError
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(f"wpwatch.{__name__}")
 
 # The default REST bases of the two core types, for a site whose types we never read.
 CORE_BASES = {"post": "posts", "page": "pages"}

@@ -14,9 +14,7 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from crawler import wpapi
-from crawler.fetcher import Fetcher, RoundTimedOut, TimedOut, link_headers
-from wpwatch.exceptions import (
+from core.exceptions import (
     ConfigError,
     HTTPFault,
     NotWordPress,
@@ -25,8 +23,10 @@ from wpwatch.exceptions import (
     Unreachable,
     WPApiError,
 )
+from crawler import wpapi
+from crawler.fetcher import Fetcher, RoundTimedOut, TimedOut, link_headers
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(f"wpwatch.{__name__}")
 
 HTML_INSTEAD = "answered an HTML page instead of JSON"
 

@@ -30,9 +30,9 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 from lxml import etree
 
 from archive import PostRecord
+from core.exceptions import FallbackError
 from crawler import wpapi
 from diffs.normalize import content_hash, normalize
-from wpwatch.exceptions import FallbackError
 
 MAX_XML = 16 * 1024 * 1024  # bytes of one feed or sitemap that we parse at most
 

@@ -36,7 +36,7 @@ from twisted.internet.error import ConnectionRefusedError as TxConnectionRefused
 from twisted.internet.error import TimeoutError as TxTimeoutError
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
-from wpwatch.exceptions import HTTPFault, Unreachable
+from core.exceptions import HTTPFault, Unreachable
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})

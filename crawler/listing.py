@@ -35,13 +35,13 @@ from typing import Any
 from scrapy.http import Response
 
 from archive import KnownPost, RawResponse, TypeState
+from core.exceptions import HTTPFault, RestClosed, RoundError, WPApiError
+from core.values import utcnow
 from crawler import wpapi
 from crawler.fetcher import Fetcher, RoundTimedOut, headers_of
 from crawler.items import STATE_CARRIERS, PostGone, PostsFetched, TypeDone
-from wpwatch.exceptions import HTTPFault, RestClosed, RoundError, WPApiError
-from wpwatch.values import utcnow
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(f"wpwatch.{__name__}")
 
 PER_PAGE = 100
 MAX_PAGES = 10_000  # a bound on any listing (a million posts), whatever the headers say

@@ -29,7 +29,7 @@ from crawler.items import (
 from diffs.compare import changed_fields
 from diffs.normalize import content_hash, normalize, revision_count
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(f"wpwatch.{__name__}")
 
 #: Signal sent after each stored PostsFetched of a walk (baseline or --full):
 #: ``site_url``, ``type``, ``count`` (posts in the item), ``total`` (the type's X-WP-Total).

@@ -27,14 +27,14 @@ from scrapy.utils.log import configure_logging
 from scrapy.utils.project import get_project_settings
 
 from archive import Archive
+from core.config import SiteConfig
 from crawler.pipelines import ARCHIVED, ROUND_ID, posts_stored
 from crawler.progress import Progress, ProgressLine
 from crawler.spiders.wordpress import WordPressSpider
 from crawler.state import RoundState
 from crawler.wpapi import ContentType
-from wpwatch.config import SiteConfig
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(f"wpwatch.{__name__}")
 T = TypeVar("T")
 
 
@@ -255,7 +255,7 @@ def quiet_scrapy_logs(verbose: bool) -> None:
         for name in ("scrapy.core.downloader", "scrapy.downloadermiddlewares.httpcompression",
                      "scrapy.downloadermiddlewares.redirect", "scrapy.core.scraper"):
             logging.getLogger(name).setLevel(logging.ERROR)
-        logging.getLogger("crawler.spiders.wordpress").setLevel(logging.ERROR)
+        logging.getLogger("wpwatch.crawler").setLevel(logging.ERROR)
 
 
 def run_sync(make: Callable[[], Awaitable[T]], *, verbose: bool = False) -> T:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wpwatch.about import USER_AGENT  # noqa: F401  (a Scrapy setting)
+from core.about import USER_AGENT  # noqa: F401  (a Scrapy setting)
 
 BOT_NAME = "wpwatch"
 SPIDER_MODULES = ["crawler.spiders"]

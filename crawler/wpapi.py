@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from wpwatch.exceptions import WPApiError
+from core.exceptions import WPApiError
 
 API_REL = "https://api.w.org/"
 

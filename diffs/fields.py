@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
+from core.values import parse_iso
 from diffs.compare import TERMS_PREFIX
 from diffs.model import FieldChange, Publication, Term, VersionLike
 from diffs.normalize import rest_base
 from diffs.text import diff_words
-from wpwatch.values import parse_iso
 
 FIELD_LABELS = {
     "title": "Title",

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from core.values import canonical_json
 from diffs import htmltext
-from wpwatch.values import canonical_json
 
 #: Bump when the normalized form changes, so that stored hashes are compared like with like.
 SCHEMA_VERSION = 1

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+from core.values import KINDS
 from diffs.render import environment, page, render_html
 from diffs.report import Report
-from wpwatch.values import KINDS
 
 
 @dataclass(frozen=True)

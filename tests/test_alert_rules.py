@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from alerts.rules import keyword_hits, route_from_config
-from wpwatch.exceptions import ConfigError
+from core.exceptions import ConfigError
 
 
 def test_route_defaults_and_matching() -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from wpwatch import config as cfg
+from core import config as cfg
+from core.exceptions import ConfigError
+from core.values import parse_duration, resolve_env
 from wpwatch.cli import cli
-from wpwatch.exceptions import ConfigError
-from wpwatch.values import parse_duration, resolve_env
 
 
 def test_durations() -> None:

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from core.exceptions import BadURL
+from core.values import normalize_site_url
 from crawler import wpapi
-from wpwatch.exceptions import BadURL
-from wpwatch.values import normalize_site_url
 
 
 def test_link_header_names_the_api_root() -> None:

@@ -1,5 +1,5 @@
 """wpwatch: watch WordPress sites through their REST API, keep every version."""
 
-from wpwatch.about import VERSION as __version__
+from core.about import VERSION as __version__
 
 __all__ = ["__version__"]

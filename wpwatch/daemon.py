@@ -42,11 +42,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from archive import Archive
 from archive.store import db_url
+from core import config as cfg
+from core.exceptions import AlreadyRunning, ConfigError, WPWatchError
+from core.values import iso_utc, parse_duration, resolve_env
 from crawler.runner import RoundRunner, SiteSpec, quiet_scrapy_logs
-from wpwatch import config as cfg
-from wpwatch.exceptions import AlreadyRunning, ConfigError, WPWatchError
 from wpwatch.summary import summary_line
-from wpwatch.values import iso_utc, parse_duration, resolve_env
 
 logger = logging.getLogger("wpwatch.daemon")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wpwatch.config import Config
+from core.config import Config
 
 if TYPE_CHECKING:
     from archive import Archive

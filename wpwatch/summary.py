@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wpwatch.values import KINDS, parse_iso
+from core.values import KINDS, parse_iso
 
 
 def summary_line(label: str, rnd: dict[str, Any]) -> str:

@@ -22,16 +22,16 @@ from typing import Any
 
 import scrapy
 
+from core.exceptions import ConfigError, RestClosed, RoundError
+from core.values import normalize_site_url
 from crawler.degraded import DegradedRound, watched_bases
 from crawler.discovery import Discovered, check_types, discover, select_types
 from crawler.fetcher import Fetcher, FetchPolicy, RoundTimedOut
 from crawler.items import NOT_THE_SITE, ApiRootFound, RoundEnd
 from crawler.listing import TypeRound, with_state_on_last
 from crawler.state import RoundState
-from wpwatch.exceptions import ConfigError, RestClosed, RoundError
-from wpwatch.values import normalize_site_url
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(f"wpwatch.{__name__}")
 
 
 class WordPressSpider(scrapy.Spider):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from wpwatch.about import VERSION
+from core.about import VERSION
 from wpwatch.cli import alerts, changes, crawl, demo, evidence, report, run, sites, status
 from wpwatch.cli._common import (
     CONFIG_HELP,

@@ -5,8 +5,8 @@ group's own options, and after it, on every command, as users type them
 (`wpwatch changes --db other.db`). The group's values come first; a command's own
 value wins.
 
-Errors: a command raises from :mod:`wpwatch.exceptions`; :class:`Group` turns any
-:class:`~wpwatch.exceptions.WPWatchError` into one line, ``wpwatch: <message>``, on
+Errors: a command raises from :mod:`core.exceptions`; :class:`Group` turns any
+:class:`~core.exceptions.WPWatchError` into one line, ``wpwatch: <message>``, on
 stderr and exit status 2.
 """
 
@@ -20,9 +20,9 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from wpwatch import config as cfg
-from wpwatch.exceptions import UnknownSite, WPWatchError
-from wpwatch.values import normalize_site_url
+from core import config as cfg
+from core.exceptions import UnknownSite, WPWatchError
+from core.values import normalize_site_url
 
 if TYPE_CHECKING:
     from archive import Archive

@@ -6,8 +6,8 @@ import json
 
 import click
 
+from core.exceptions import ConfigError
 from wpwatch.cli._common import Ctx, Group, global_options, json_option, pass_ctx
-from wpwatch.exceptions import ConfigError
 
 
 @click.group(cls=Group)

@@ -6,9 +6,9 @@ import json
 
 import click
 
+from core.exceptions import ConfigError
+from core.values import KINDS, since_to_iso
 from wpwatch.cli._common import Ctx, global_options, json_option, one_line, pass_ctx
-from wpwatch.exceptions import ConfigError
-from wpwatch.values import KINDS, since_to_iso
 
 
 @click.command()

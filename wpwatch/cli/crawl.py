@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from core.exceptions import ConfigError
+from core.values import normalize_site_url, parse_duration
 from wpwatch.cli._common import Ctx, global_options, pass_ctx
-from wpwatch.exceptions import ConfigError
 from wpwatch.summary import summary_line
-from wpwatch.values import normalize_site_url, parse_duration
 
 if TYPE_CHECKING:
+    from core.config import Config
     from crawler.runner import SiteSpec
-    from wpwatch.config import Config
 
 # Exit status of `crawl` (documented in its help and the README). 2 is any usage or config
 # error (wpwatch.cli._common.EXIT_USAGE); further codes come after it.

@@ -13,9 +13,9 @@ import click
 
 from archive.export import FORMATS, export_site
 from archive.verify import SiteReport, verify_archive
+from core.exceptions import ConfigError
+from core.values import since_to_iso
 from wpwatch.cli._common import Ctx, global_options, json_option, pass_ctx
-from wpwatch.exceptions import ConfigError
-from wpwatch.values import since_to_iso
 
 SHOWN_PROBLEMS = 20
 

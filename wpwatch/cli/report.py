@@ -14,10 +14,10 @@ from pathlib import Path
 import click
 
 from archive import queries
+from core.exceptions import ConfigError
+from core.values import normalize_site_url, since_to_iso, utcnow
 from diffs.report import change_report
 from wpwatch.cli._common import Ctx, global_options, json_option, pass_ctx
-from wpwatch.exceptions import ConfigError
-from wpwatch.values import normalize_site_url, since_to_iso, utcnow
 
 FORMATS = ("text", "md", "html", "json")  # diffs.render.FORMATS (a test keeps them equal)
 

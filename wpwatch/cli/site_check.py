@@ -16,9 +16,8 @@ from typing import Any
 
 import requests
 
-from crawler import wpapi
-from wpwatch.about import USER_AGENT
-from wpwatch.exceptions import (
+from core.about import USER_AGENT
+from core.exceptions import (
     ConfigError,
     HTTPFault,
     NotWordPress,
@@ -26,6 +25,7 @@ from wpwatch.exceptions import (
     Unreachable,
     WPApiError,
 )
+from crawler import wpapi
 
 TIMEOUT = 15.0  # seconds, per request
 MAX_BYTES = 5_000_000  # a home page or index larger than this is read no further

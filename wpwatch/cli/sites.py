@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from wpwatch import config as cfg
+from core import config as cfg
+from core.exceptions import ConfigError, RestClosed, RoundError, UnknownSite
 from wpwatch.cli._common import Ctx, Group, global_options, json_option, pass_ctx
-from wpwatch.exceptions import ConfigError, RestClosed, RoundError, UnknownSite
 
 
 @click.group(cls=Group)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from wpwatch.exceptions import BadURL, ConfigError
+from core.exceptions import BadURL, ConfigError
 
 #: The five kinds of change, in the order reports and summaries list them.
 KINDS = ("new", "edited", "unpublished", "deleted", "restored")

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import tomlkit
 
-from wpwatch.exceptions import ConfigError, UnknownSite
-from wpwatch.values import normalize_site_url, parse_duration, resolve_env
+from core.exceptions import ConfigError, UnknownSite
+from core.values import normalize_site_url, parse_duration, resolve_env
 
 DEFAULT_INTERVAL = 15 * 60
 DEFAULT_FULL_INTERVAL = 24 * 3600
