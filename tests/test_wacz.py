@@ -148,8 +148,9 @@ def test_post_records_are_cut_byte_for_byte_from_the_listing(package: Path) -> N
         h = cut["headers"]
         listing = answers[h["WPWatch-Cut-From"]]
         assert listing["headers"]["WARC-Target-URI"] == h["WPWatch-Cut-From-Target-URI"]
-        first, last, total = map(int, re.fullmatch(r"bytes=(\d+)-(\d+)/(\d+)",
-                                                   h["WPWatch-Cut-Range"]).groups())
+        cut_range = re.fullmatch(r"bytes=(\d+)-(\d+)/(\d+)", h["WPWatch-Cut-Range"])
+        assert cut_range, h["WPWatch-Cut-Range"]
+        first, last, total = map(int, cut_range.groups())
         assert total == len(listing["payload"])
         assert cut["payload"] == listing["payload"][first:last + 1]
         assert h["WARC-Date"] == listing["headers"]["WARC-Date"]

@@ -50,7 +50,7 @@ def test_real_wordpress_package_validates_replays_and_catches_tampering(
         sorted(by_url))
 
     # each version of the edited post is a record at its API URL, as WordPress sent it there
-    versions = {}
+    versions: dict[str, list[bytes]] = {}
     for name, data in members(package).items():
         if name.endswith("-posts.warc.gz"):
             (tmp_path / "posts.warc.gz").write_bytes(data)
