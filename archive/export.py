@@ -35,7 +35,7 @@ import hashlib
 import json
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from io import BytesIO
@@ -58,6 +58,9 @@ from core.exceptions import ExportError
 
 FORMATS = ("warc", "jsonl")
 
+Progress = Callable[[int, int], None]
+"""Called as (entries written, entries in all) while an export runs."""
+
 
 @dataclass
 class ExportSummary:
@@ -68,7 +71,7 @@ class ExportSummary:
     responses: int = 0
 
 
-class _Writer(WARCWriter):
+class SHA256Writer(WARCWriter):
     """warcio's writer with SHA-256 block and payload digests (it defaults to SHA-1)."""
 
     @staticmethod
@@ -77,9 +80,18 @@ class _Writer(WARCWriter):
 
 
 def export_site(
-    archive: Archive, site_url: str, out: Path, *, fmt: str, since: str | None = None
+    archive: Archive,
+    site_url: str,
+    out: Path,
+    *,
+    fmt: str,
+    since: str | None = None,
+    progress: Progress | None = None,
 ) -> ExportSummary:
-    """Write one site's versions and changes (fetched / detected since `since`) to out."""
+    """Write one site's versions and changes (fetched / detected since `since`) to out.
+
+    `progress`, when given, is called after each version or change written.
+    """
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     site = archive.find_site(site_url)
@@ -89,10 +101,11 @@ def export_site(
     with archive.engine.connect() as conn, open(out, "wb") as fh:
         snapshot(conn)
         entries = _entries(conn, site["id"], since)
+        report = progress or (lambda done, total: None)
         if fmt == "jsonl":
-            _write_jsonl(fh, entries, summary)
+            _write_jsonl(fh, entries, summary, report)
         else:
-            _write_warc(conn, fh, site, entries, summary, gzip=out.name.endswith(".gz"))
+            _write_warc(conn, fh, site, entries, summary, report, gzip=out.name.endswith(".gz"))
     return summary
 
 
@@ -196,8 +209,10 @@ def _change_json(e: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- JSON lines --------------------------------------------------------------------------------
-def _write_jsonl(fh: IO[bytes], entries: list[dict[str, Any]], summary: ExportSummary) -> None:
-    for e in entries:
+def _write_jsonl(
+    fh: IO[bytes], entries: list[dict[str, Any]], summary: ExportSummary, progress: Progress
+) -> None:
+    for done, e in enumerate(entries, 1):
         if e["record"] == "version":
             obj = _version_json(e)
             summary.versions += 1
@@ -205,6 +220,7 @@ def _write_jsonl(fh: IO[bytes], entries: list[dict[str, Any]], summary: ExportSu
             obj = _change_json(e)
             summary.changes += 1
         fh.write(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode() + b"\n")
+        progress(done, len(entries))
 
 
 # -- WARC --------------------------------------------------------------------------------------
@@ -214,10 +230,11 @@ def _write_warc(
     site: dict[str, Any],
     entries: list[dict[str, Any]],
     summary: ExportSummary,
+    progress: Progress,
     *,
     gzip: bool,
 ) -> None:
-    writer = _Writer(fh, gzip=gzip, warc_version="1.1")
+    writer = SHA256Writer(fh, gzip=gzip, warc_version="1.1")
     head = chain_head(conn, site["id"])
     info = {
         "software": f"wpwatch/{VERSION}",
@@ -233,7 +250,7 @@ def _write_warc(
     writer.write_record(writer.create_warcinfo_record("", info))
     written: dict[int, str] = {}  # response id -> WARC-Record-ID of its response record
 
-    for e in entries:
+    for done, e in enumerate(entries, 1):
         response_id = e["response_id"] if e["record"] == "version" else e["evidence_response_id"]
         if response_id is not None and response_id not in written:
             written[response_id] = _write_exchange(conn, writer, site["url"], response_id)
@@ -249,7 +266,7 @@ def _write_warc(
             payload["canonical"] = json.loads(e["link"]["canonical"])
         body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
         headers = {
-            "WARC-Record-ID": _record_id(site["url"], e["record"], e["id"]),
+            "WARC-Record-ID": warc_record_id(site["url"], e["record"], e["id"]),
             "WARC-Date": when,
         }
         if response_id is not None:
@@ -261,6 +278,7 @@ def _write_warc(
             uri, "metadata", payload=BytesIO(body), length=len(body),
             warc_content_type="application/json", warc_headers_dict=headers,
         ))
+        progress(done, len(entries))
     _write_stamps(conn, writer, site)
 
 
@@ -278,7 +296,7 @@ def _write_stamps(conn: Connection, writer: WARCWriter, site: dict[str, Any]) ->
             payload=BytesIO(row.token), length=len(row.token),
             warc_content_type="application/timestamp-reply",
             warc_headers_dict={
-                "WARC-Record-ID": _record_id(site["url"], "stamp", row.id),
+                "WARC-Record-ID": warc_record_id(site["url"], "stamp", row.id),
                 "WARC-Date": row.gen_time,
             },
         ))
@@ -286,16 +304,8 @@ def _write_stamps(conn: Connection, writer: WARCWriter, site: dict[str, Any]) ->
 
 def _write_exchange(conn: Connection, writer: WARCWriter, site_url: str, response_id: int) -> str:
     """A request and a response record for one stored response; returns the response's id."""
-    r = s.responses.c
-    row = conn.execute(select(s.responses).where(r.id == response_id)).mappings().one()
-    try:
-        raw = zlib.decompress(row["body"])
-    except zlib.error:
-        raw = b""
+    row, raw = load_response(conn, response_id)
     digest = hashlib.sha256(raw).digest()
-    if digest.hex() != row["sha256"]:
-        raise ExportError(f"response {response_id} ({row['url']}) does not match its SHA-256: "
-                          "the archive was changed; run `wpwatch verify`")
     headers = _http_headers(json.loads(row["headers"]), len(raw))
     status = int(row["status"])
     try:
@@ -303,7 +313,7 @@ def _write_exchange(conn: Connection, writer: WARCWriter, site_url: str, respons
     except ValueError:
         reason = ""
     http = StatusAndHeaders(f"{status} {reason}".strip(), headers, protocol="HTTP/1.1")
-    resp_id = _record_id(site_url, "response", response_id)
+    resp_id = warc_record_id(site_url, "response", response_id)
     response = writer.create_warc_record(
         row["url"], "response", payload=BytesIO(raw), length=len(raw), http_headers=http,
         warc_headers_dict={
@@ -319,7 +329,7 @@ def _write_exchange(conn: Connection, writer: WARCWriter, site_url: str, respons
     request = writer.create_warc_record(
         row["url"], "request", payload=BytesIO(b""), length=0, http_headers=request_http,
         warc_headers_dict={
-            "WARC-Record-ID": _record_id(site_url, "request", response_id),
+            "WARC-Record-ID": warc_record_id(site_url, "request", response_id),
             "WARC-Date": row["fetched_at"],
             "WARC-Concurrent-To": resp_id,
         },
@@ -327,6 +337,20 @@ def _write_exchange(conn: Connection, writer: WARCWriter, site_url: str, respons
     writer.write_record(response)
     writer.write_record(request)
     return resp_id
+
+
+def load_response(conn: Connection, response_id: int) -> tuple[dict[str, Any], bytes]:
+    """A stored response's row and raw bytes, checked against the SHA-256 stored with them."""
+    r = s.responses.c
+    row = dict(conn.execute(select(s.responses).where(r.id == response_id)).mappings().one())
+    try:
+        raw = zlib.decompress(row["body"])
+    except zlib.error:
+        raw = b""
+    if hashlib.sha256(raw).hexdigest() != row["sha256"]:
+        raise ExportError(f"response {response_id} ({row['url']}) does not match its SHA-256: "
+                          "the archive was changed; run `wpwatch verify`")
+    return row, raw
 
 
 def _http_headers(stored: list[list[str]], length: int) -> list[tuple[str, str]]:
@@ -349,7 +373,7 @@ def _http_headers(stored: list[list[str]], length: int) -> list[tuple[str, str]]
     return out
 
 
-def _record_id(site_url: str, kind: str, record_id: int) -> str:
+def warc_record_id(site_url: str, kind: str, record_id: int) -> str:
     """A stable WARC-Record-ID, so that exporting twice gives the same records."""
     return f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'wpwatch:{site_url}:{kind}:{record_id}')}>"
 

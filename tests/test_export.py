@@ -175,7 +175,7 @@ def test_export_errors_are_one_line(copy: WPWatch, demo_archive: DemoArchive, tm
     assert proc.returncode == 2 and proc.stderr.startswith("wpwatch: no site 'nowhere'")
     proc = copy.run("export", "--site", demo_archive.site_url, "--out", str(tmp_path / "x.bin"),
                     check=False)
-    assert proc.returncode == 2 and "add --format warc or --format jsonl" in proc.stderr
+    assert proc.returncode == 2 and "add --format warc, jsonl or wacz" in proc.stderr
     # an archive whose bytes were changed is not exported as if it were evidence
     ((rid,),) = sql(copy.db, "SELECT min(id) FROM responses")
     sql(copy.db, "UPDATE responses SET body=? WHERE id=?", zlib.compress(b"[]"), rid)

@@ -1,27 +1,56 @@
 #!/usr/bin/env bash
-# Install Debian's chromium for the report-safety browser test (tests/test_report_browser.py).
-# Idempotent: does nothing (and needs no network) when it is installed already.
+# What the browser tests need:
+# - Debian's chromium (tests/test_report_browser.py, tests/test_wacz_browser.py);
+# - ReplayWeb.page, the npm package `replaywebpage`, unpacked in tests/browser/replaywebpage/
+#   (tests/test_wacz_browser.py serves its ui.js and sw.js from loopback), and Debian's
+#   nodejs/npm to fetch it.
+# Idempotent: does nothing (and needs no network) when all of it is there already.
 # apt-get update runs only when the first install attempt fails (no or stale package lists).
+#
+# The package is fetched with `npm pack` and unpacked, not `npm install`ed: its ui.js and
+# sw.js are self-contained bundles, and its declared dependencies (what its own build
+# needs) do not all resolve on the registry; nothing of them is used at run time.
 set -euo pipefail
 
-if command -v chromium >/dev/null 2>&1; then
-    echo "browser/install.sh: chromium installed: $(command -v chromium)"
-    exit 0
-fi
-if ((EUID != 0)); then
-    echo "browser/install.sh: chromium is missing; run this script as root" >&2
-    exit 1
-fi
+REPLAYWEBPAGE_VERSION=2.5.3
+here=$(cd "$(dirname "$0")" && pwd)
+target=$here/replaywebpage
 
 export DEBIAN_FRONTEND=noninteractive
 apt_install() {
-    apt-get install -y -q -o Dpkg::Options::=--force-confdef \
-        -o Dpkg::Options::=--force-confold chromium
+    if ((EUID != 0)); then
+        echo "browser/install.sh: missing Debian packages: $*; run this script as root" >&2
+        exit 1
+    fi
+    local opts=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+    echo "browser/install.sh: installing $*"
+    if ! apt-get install "${opts[@]}" "$@"; then
+        echo "browser/install.sh: install failed; running apt-get update and retrying" >&2
+        apt-get update -q
+        apt-get install "${opts[@]}" "$@"
+    fi
 }
-echo "browser/install.sh: installing chromium"
-if ! apt_install; then
-    echo "browser/install.sh: install failed; running apt-get update and retrying" >&2
-    apt-get update -q
-    apt_install
+
+if command -v chromium >/dev/null 2>&1; then
+    echo "browser/install.sh: chromium installed: $(command -v chromium)"
+else
+    apt_install chromium
 fi
-echo "browser/install.sh: done"
+
+installed=$(cat "$target/VERSION" 2>/dev/null || true)
+if [[ $installed == "$REPLAYWEBPAGE_VERSION" && -f $target/ui.js && -f $target/sw.js ]]; then
+    echo "browser/install.sh: replaywebpage $installed installed: $target"
+    exit 0
+fi
+if ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+echo "browser/install.sh: fetching replaywebpage@$REPLAYWEBPAGE_VERSION"
+(cd "$work" && npm pack --silent "replaywebpage@$REPLAYWEBPAGE_VERSION" >/dev/null)
+tar -xzf "$work/replaywebpage-$REPLAYWEBPAGE_VERSION.tgz" -C "$work"
+rm -rf "$target"
+mv "$work/package" "$target"
+echo "$REPLAYWEBPAGE_VERSION" >"$target/VERSION"
+echo "browser/install.sh: replaywebpage $REPLAYWEBPAGE_VERSION in $target"
