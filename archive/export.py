@@ -25,7 +25,8 @@ match the stored bytes is set to their length, the original kept as
 ``X-Archive-Orig-Content-Length`` (the convention of pywb and warcprox).
 
 JSON lines: one object per version and per change, in chain order, with the
-hashes; for spreadsheets and notebooks.
+hashes; for spreadsheets and notebooks. Then, outside the chain, one ``annotation`` line
+per change the review workspace annotated: its triage state, labels, notes and audit log.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from warcio.warcwriter import WARCWriter
 from archive import schema as s
 from archive.chain import chain_head, snapshot
 from archive.codec import unpack
+from archive.notes import annotated_ids, annotations_on, audit_trail
 from archive.store import Archive
 from wpwatch.about import VERSION
 from wpwatch.exceptions import ExportError
@@ -91,6 +93,7 @@ def export_site(
         entries = _entries(conn, site["id"], since)
         if fmt == "jsonl":
             _write_jsonl(fh, entries, summary)
+            _write_annotations(conn, fh, entries)
         else:
             _write_warc(conn, fh, site, entries, summary, gzip=out.name.endswith(".gz"))
     return summary
@@ -204,6 +207,18 @@ def _write_jsonl(fh: IO[bytes], entries: list[dict[str, Any]], summary: ExportSu
         else:
             obj = _change_json(e)
             summary.changes += 1
+        fh.write(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode() + b"\n")
+
+
+def _write_annotations(conn: Connection, fh: IO[bytes], entries: list[dict[str, Any]]) -> None:
+    """The working notes of the exported changes (state, labels, notes, audit log), after the
+    evidence: one ``annotation`` line per annotated change, outside the hash chain."""
+    ids = [e["id"] for e in entries if e["record"] == "change"]
+    annotated = annotated_ids(conn, ids)
+    found = annotations_on(conn, annotated)
+    for change_id in annotated:
+        obj = {"record": "annotation", "change_id": change_id, **found[change_id],
+               "audit": audit_trail(conn, change_id)}
         fh.write(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode() + b"\n")
 
 
