@@ -12,6 +12,7 @@ import click
 
 from wpwatch.about import VERSION
 from wpwatch.cli import alerts, changes, crawl, demo, evidence, report, run, sites, status
+from wpwatch.cli import serve, users
 from wpwatch.cli._common import (
     CONFIG_HELP,
     DB_HELP,
@@ -64,6 +65,8 @@ for command in (
     report.show,
     report.diff_versions,
     report.report,
+    serve.serve,
+    users.users,
 ):
     cli.add_command(command)
 
