@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -119,6 +120,13 @@ def _post(request: Request) -> tuple[dict[str, Any] | None, dict[str, Any] | Non
         return None, None
     history = ws.archive.history(site["url"], request.path_params["type"],
                                  request.path_params["wp_id"])
+    if history is not None:  # where each version's raw bytes are
+        v = s.versions.c
+        with ws.archive.engine.connect() as conn:
+            responses = dict(conn.execute(select(v.id, v.response_id).where(
+                v.post_id == history["post"]["id"])).all())
+        for version in history["versions"]:
+            version["response_id"] = responses.get(version["id"])
     return site, history
 
 
@@ -166,7 +174,7 @@ def raw_response(request: Request, user: User, _body: Any) -> Response:
     ws = request.app.state.ws
     response_id = request.path_params["response_id"]
     with ws.archive.engine.connect() as conn:
-        found = conn.execute(s.responses.select().with_only_columns(s.responses.c.id)
+        found = conn.execute(select(s.responses.c.id)
                              .where(s.responses.c.id == response_id)).first()
     if found is None:
         return not_found(request, user, f"no stored response #{response_id}")
