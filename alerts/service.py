@@ -33,11 +33,11 @@ def deliver_due(archive: Archive, conf: Config, *, dry_run: bool = False,
                 now: datetime | None = None, ignore_backoff: bool = False) -> DeliveryReport:
     from alerts.items import build_message
 
-    report_base = conf.defaults.get("report_url")
+    links = conf.defaults  # base_url (the workspace) or report_url: see config.change_link
     return deliver(
         archive,
         channels(conf),
-        lambda group: build_message(archive, group, report_base),
+        lambda group: build_message(archive, group, links),
         now=now,
         dry_run=dry_run,
         ignore_backoff=ignore_backoff,

@@ -134,6 +134,8 @@ def triage(
                 conn.execute(delete(s.triage).where(s.triage.c.change_id == change_id))
                 conn.execute(insert(s.triage).values(
                     change_id=change_id, state=state, updated_at=now, updated_by=actor))
+                conn.execute(update(s.review_index).where(s.review_index.c.change_id == change_id)
+                             .values(state=state))
                 _audit(conn, change_id, actor, "state", {"from": before, "to": state}, now)
         if labels is not None:
             before_labels = _labels(conn, [change_id]).get(change_id, [])

@@ -305,11 +305,15 @@ review_index = Table(
     Column("site_id", Integer, nullable=False),
     Column("kind", String(20), nullable=False),
     Column("detected_at", String(32), nullable=False),
+    Column("state", String(20), nullable=False, default="new"),  # triage.state, mirrored
     Column("search_text", Text, nullable=False),  # lower-cased title + changed text
     Column("priority", Integer, nullable=False),  # score × 100, to sort on integers
     Column("scored_with", String(64), nullable=False),  # hash of the scoring settings
 )
+# The queue's orders, and covering indexes for its per-filter counts (site, kind, state).
 Index("ix_review_index_detected", review_index.c.detected_at, review_index.c.change_id)
 Index("ix_review_index_priority", review_index.c.priority, review_index.c.change_id)
-Index("ix_review_index_site", review_index.c.site_id, review_index.c.change_id)
-Index("ix_review_index_kind", review_index.c.kind, review_index.c.change_id)
+Index("ix_review_index_site", review_index.c.site_id, review_index.c.kind, review_index.c.state)
+Index("ix_review_index_kind", review_index.c.kind, review_index.c.site_id, review_index.c.state)
+Index("ix_review_index_state", review_index.c.state, review_index.c.site_id, review_index.c.kind)
+Index("ix_review_index_scored", review_index.c.scored_with)

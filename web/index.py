@@ -24,6 +24,7 @@ from web.priority import changed_text, priority, settings_hash
 
 log = logging.getLogger("wpwatch.web.index")
 BATCH = 1000
+ANALYZE_AFTER = 1000
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def _index_new(conn: Connection, scoring: Scoring) -> int:
         if not rows:
             return done
         wanted = {vid for r in rows for vid in (r.from_version_id, r.to_version_id) if vid}
+        states = dict(conn.execute(select(s.triage.c.change_id, s.triage.c.state)
+                                   .where(s.triage.c.change_id.in_([r.id for r in rows]))).all())
         normalized = {
             vid: json.loads(zlib.decompress(blob))
             for vid, blob in conn.execute(select(v.id, v.normalized).where(v.id.in_(wanted)))
@@ -85,7 +88,7 @@ def _index_new(conn: Connection, scoring: Scoring) -> int:
             fields = json.loads(r.fields or "[]")
             score = priority(r.kind, fields, text, scoring.keywords, weights.get(r.site_id, 1.0))
             values.append({"change_id": r.id, "site_id": r.site_id, "kind": r.kind,
-                           "detected_at": r.detected_at, "search_text": text,
+                           "detected_at": r.detected_at, "state": states.get(r.id, "new"), "search_text": text,
                            "priority": round(score * 100), "scored_with": digest})
         conn.execute(insert(s.review_index), values)
         done += len(values)

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.sql import ColumnElement, Select
 
 from archive import notes
@@ -76,7 +76,7 @@ def _date(value: str | None, name: str) -> str | None:
 
 
 def _where(f: Filters) -> list[ColumnElement[bool]]:
-    ri, tr = s.review_index.c, s.triage.c
+    ri = s.review_index.c
     where: list[ColumnElement[bool]] = []
     if f.site is not None:
         where.append(ri.site_id == f.site)
@@ -92,19 +92,13 @@ def _where(f: Filters) -> list[ColumnElement[bool]]:
     if f.label:
         cl = s.change_labels.c
         where.append(ri.change_id.in_(select(cl.change_id).where(cl.label == f.label)))
-    if f.state == "new":
-        where.append(or_(tr.state.is_(None), tr.state == "new"))
-    elif f.state:
-        where.append(tr.state == f.state)
+    if f.state:
+        where.append(ri.state == f.state)
     return where
 
 
 def _base(f: Filters, *columns: Any) -> Select[Any]:
-    ri, tr = s.review_index.c, s.triage.c
-    q = select(*columns).select_from(s.review_index)
-    if f.state:
-        q = q.outerjoin(s.triage, tr.change_id == ri.change_id)
-    return q.where(and_(True, *_where(f)))
+    return select(*columns).select_from(s.review_index).where(and_(True, *_where(f)))
 
 
 def listing(archive: Archive, f: Filters) -> dict[str, Any]:
@@ -128,23 +122,18 @@ def listing(archive: Archive, f: Filters) -> dict[str, Any]:
 
 def _counts(conn: Any, f: Filters) -> dict[str, dict[str, int]]:
     """Per filter, how many changes each of its values would give, the others kept."""
-    ri, tr, cl = s.review_index.c, s.triage.c, s.change_labels.c
+    ri, cl = s.review_index.c, s.change_labels.c
     out: dict[str, dict[str, int]] = {}
     g = f.without("kind")
     out["kind"] = dict(conn.execute(_base(g, ri.kind, func.count()).group_by(ri.kind)).all())
     g = f.without("site")
     out["site"] = {str(k): n for k, n in conn.execute(
         _base(g, ri.site_id, func.count()).group_by(ri.site_id)).all()}
-    state = func.coalesce(tr.state, "new")
-    q = (select(state, func.count()).select_from(s.review_index)
-         .outerjoin(s.triage, tr.change_id == ri.change_id)
-         .where(and_(True, *_where(f.without("state")))).group_by(state))
-    out["state"] = dict(conn.execute(q).all())
+    g = f.without("state")
+    out["state"] = dict(conn.execute(_base(g, ri.state, func.count()).group_by(ri.state)).all())
     g = f.without("label")
-    q = (select(cl.label, func.count()).select_from(s.review_index)
-         .join(s.change_labels, cl.change_id == ri.change_id))
-    if g.state:
-        q = q.outerjoin(s.triage, tr.change_id == ri.change_id)
+    q = (select(cl.label, func.count()).select_from(s.change_labels)
+         .join(s.review_index, ri.change_id == cl.change_id))
     out["label"] = dict(conn.execute(q.where(and_(True, *_where(g))).group_by(cl.label)).all())
     return out
 
