@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
@@ -97,9 +96,10 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=100_000)
     parser.add_argument("--sites", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--db", type=Path, help="reuse (or keep) the archive built here")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
-        db, config = Path(tmp) / "bench.db", Path(tmp) / "wpwatch.toml"
+    with tempfile.TemporaryDirectory() as tmp:
+        db, config = args.db or Path(tmp) / "bench.db", Path(tmp) / "wpwatch.toml"
         config.write_text('[defaults]\nlabels = ["cosmetic", "substantive-text", "backdated"]\n'
                           '[[alerts]]\nname = "a"\nchannel = "slack"\nwebhook_url = "x"\n'
                           'keywords = ["Uyghur", "decree"]\n'

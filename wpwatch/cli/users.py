@@ -7,7 +7,7 @@ import os
 
 import click
 
-from wpwatch.cli._common import Ctx, global_options, json_option, pass_ctx
+from wpwatch.cli._common import Ctx, Group, global_options, json_option, pass_ctx
 from wpwatch.exceptions import ConfigError
 
 ROLES = ("admin", "reviewer", "viewer")
@@ -22,7 +22,8 @@ def _auth():  # type: ignore[no-untyped-def]
     return auth
 
 
-@click.group()
+@click.group(cls=Group)
+@global_options
 def users() -> None:
     """Accounts of the review workspace: viewers read, reviewers triage, admins manage.
 
@@ -42,7 +43,13 @@ def users() -> None:
 @global_options
 @pass_ctx
 def add(obj: Ctx, name: str, role: str, password_env: str | None) -> None:
-    """Add an account; its password from a prompt or --password-env."""
+    """Add an account; its password from a prompt or --password-env.
+
+    \b
+    Examples:
+      wpwatch users add ana --role admin
+      WPW_PASS=... wpwatch users add bot --role viewer --password-env WPW_PASS
+    """
     from archive import notes
 
     if password_env:
@@ -63,7 +70,12 @@ def add(obj: Ctx, name: str, role: str, password_env: str | None) -> None:
 @global_options
 @pass_ctx
 def list_(obj: Ctx, as_json: bool) -> None:
-    """List accounts, their roles and how many API tokens each has."""
+    """List accounts, their roles and how many API tokens each has.
+
+    \b
+    Example:
+      wpwatch users list --json
+    """
     from archive import notes
 
     rows = notes.users(obj.archive)
@@ -81,7 +93,12 @@ def list_(obj: Ctx, as_json: bool) -> None:
 @global_options
 @pass_ctx
 def remove(obj: Ctx, name: str) -> None:
-    """Remove an account and its API tokens (its notes and audit entries stay)."""
+    """Remove an account and its API tokens (its notes and audit entries stay).
+
+    \b
+    Example:
+      wpwatch users remove ana
+    """
     from archive import notes
 
     notes.remove_user(obj.archive, name)
