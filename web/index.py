@@ -42,8 +42,9 @@ class Scoring:
 _lock = threading.Lock()
 
 
-def catch_up(archive: Archive, scoring: Scoring) -> int:
-    """Index every change not indexed yet and re-score stale scores; how many were touched."""
+def catch_up(archive: Archive, scoring: Scoring, *, analyze: bool = False) -> int:
+    """Index every change not indexed yet and re-score stale scores; how many were touched.
+    ``analyze`` refreshes the planner's statistics anyway (`wpwatch serve` does at start)."""
     with _lock, archive.engine.begin() as conn:
         touched = _index_new(conn, scoring)
         touched += _rescore(conn, scoring)

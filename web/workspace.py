@@ -56,9 +56,9 @@ class Workspace:
     def scoring(self) -> Scoring:
         return scoring_from_config(self.conf)
 
-    def catch_up(self) -> int:
+    def catch_up(self, *, analyze: bool = False) -> int:
         """Index changes the crawler stored since the last question."""
-        return catch_up(self.archive, self.scoring)
+        return catch_up(self.archive, self.scoring, analyze=analyze)
 
     def site_label(self, row: dict[str, Any]) -> str:
         return str(row.get("name") or row.get("url"))

@@ -63,7 +63,7 @@ def serve(obj: Ctx, host: str, port: int, secure_cookies: bool) -> None:
     archive = obj.archive
     app = create_app(archive, obj.config_path, secret_key=os.environ.get(SECRET_ENV) or None,
                      secure_cookies=secure)
-    indexed = app.state.ws.catch_up()
+    indexed = app.state.ws.catch_up(analyze=True)
     if indexed:
         click.echo(f"wpwatch: indexed {indexed} changes for the queue", err=True)
     from archive.notes import users
