@@ -38,7 +38,7 @@ def add_user(archive: Archive, name: str, role: str, password_hash: str | None) 
         result = conn.execute(insert(s.users).values(
             name=name, role=role, password_hash=password_hash, created_at=utcnow()))
         _audit(conn, None, "wpwatch users", "user added", {"user": name, "role": role})
-        return int(result.inserted_primary_key[0])
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def remove_user(archive: Archive, name: str) -> None:
@@ -154,7 +154,7 @@ def triage(
             _audit(conn, change_id, actor, "note", {"body": body}, now)
 
 
-def annotations(archive: Archive, change_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+def annotations_of(archive: Archive, change_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """change id → ``state``, ``labels``, ``notes`` (oldest first); every id asked for."""
     with archive.engine.connect() as conn:
         return annotations_on(conn, change_ids)

@@ -63,7 +63,8 @@ class Filters:
                    "until"), sort=sort, page=int(page))
 
     def without(self, name: str) -> Filters:
-        return replace(self, **{name: None}, page=1)
+        values: dict[str, Any] = {name: None, "page": 1}
+        return replace(self, **values)
 
 
 def _date(value: str | None, name: str) -> str | None:
@@ -177,8 +178,9 @@ def sites(archive: Archive) -> list[dict[str, Any]]:
     """Every archived site with its id and counts of changes, posts and versions."""
     st, c, p = s.sites.c, s.changes.c, s.posts.c
     with archive.engine.connect() as conn:
-        changes = dict(conn.execute(select(c.site_id, func.count()).group_by(c.site_id)).all())
-        posts = {}
+        changes: dict[int, int] = dict(
+            conn.execute(select(c.site_id, func.count()).group_by(c.site_id)).all())
+        posts: dict[int, dict[str, int]] = {}
         for site_id, state, n in conn.execute(
                 select(p.site_id, p.state, func.count()).group_by(p.site_id, p.state)):
             posts.setdefault(site_id, {})[state] = n

@@ -11,8 +11,19 @@ from pathlib import Path
 import click
 
 from wpwatch.about import VERSION
-from wpwatch.cli import alerts, changes, crawl, demo, evidence, report, run, sites, status
-from wpwatch.cli import serve, users
+from wpwatch.cli import (
+    alerts,
+    changes,
+    crawl,
+    demo,
+    evidence,
+    report,
+    run,
+    serve,
+    sites,
+    status,
+    users,
+)
 from wpwatch.cli._common import (
     CONFIG_HELP,
     DB_HELP,
