@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from alerts.deliver import Group
 from alerts.message import AlertItem, Message
 from archive import Archive, queries
+from core.config import change_link
 from diffs.model import Comparison
 from diffs.render import render
 from diffs.report import change_report
@@ -16,7 +18,7 @@ PHRASE_CHARS = 300
 
 
 def alert_item(archive: Archive, change_id: int, keywords: tuple[str, ...] = (),
-               report_base: str | None = None) -> AlertItem | None:
+               links: Mapping[str, Any] | None = None) -> AlertItem | None:
     change = queries.change(archive, change_id)
     if change is None:
         return None
@@ -49,7 +51,7 @@ def alert_item(archive: Archive, change_id: int, keywords: tuple[str, ...] = (),
         removed=tuple(removed),
         added=tuple(added),
         diff_text=render(report, "text"),
-        report_url=f"{report_base.rstrip('/')}/changes/{change.id}.html" if report_base else None,
+        report_url=change_link(links or {}, change.id),  # the workspace's page, or the report's
         keywords=keywords,
         versions=versions(c),
         dated=_dated(c),
@@ -72,9 +74,10 @@ def _dated(c: Comparison) -> str:
     return (p.date or "(no date)") + (f", by {p.author}" if p.author else "")
 
 
-def build_message(archive: Archive, group: Group, report_base: str | None = None) -> Message:
+def build_message(archive: Archive, group: Group,
+                  links: Mapping[str, Any] | None = None) -> Message:
     items: Iterable[AlertItem | None] = (
-        alert_item(archive, cid, group.keywords.get(cid, ()), report_base)
+        alert_item(archive, cid, group.keywords.get(cid, ()), links)
         for cid in group.change_ids
     )
     return Message(channel=group.channel, digest=group.digest,

@@ -70,12 +70,12 @@ def deliver_due(archive: Archive, conf: Config, *, dry_run: bool = False,
     """
     from alerts.items import build_message
 
-    report_base = conf.defaults.get("report_url")
+    links = conf.defaults  # base_url (the workspace) or report_url: see config.change_link
     built, broken = usable_channels(conf)
     return deliver(
         archive,
         built,
-        lambda group: build_message(archive, group, report_base),
+        lambda group: build_message(archive, group, links),
         broken=broken,
         now=now,
         dry_run=dry_run,

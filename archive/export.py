@@ -25,7 +25,8 @@ match the stored bytes is set to their length, the original kept as
 ``X-Archive-Orig-Content-Length`` (the convention of pywb and warcprox).
 
 JSON lines: one object per version and per change, in chain order, with the
-hashes; for spreadsheets and notebooks.
+hashes; for spreadsheets and notebooks. Then, outside the chain, one ``annotation`` line
+per change the review workspace annotated: its triage state, labels, notes and audit log.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from warcio.warcwriter import WARCWriter
 from archive import schema as s
 from archive.chain import chain_head, snapshot
 from archive.codec import unpack
+from archive.notes import annotated_ids, annotations_on, audit_trail
 from archive.store import Archive
 from core.about import VERSION
 from core.exceptions import ExportError
@@ -104,6 +106,7 @@ def export_site(
         report = progress or (lambda done, total: None)
         if fmt == "jsonl":
             _write_jsonl(fh, entries, summary, report)
+            _write_annotations(conn, fh, entries)
         else:
             _write_warc(conn, fh, site, entries, summary, report, gzip=out.name.endswith(".gz"))
     return summary
@@ -221,6 +224,18 @@ def _write_jsonl(
             summary.changes += 1
         fh.write(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode() + b"\n")
         progress(done, len(entries))
+
+
+def _write_annotations(conn: Connection, fh: IO[bytes], entries: list[dict[str, Any]]) -> None:
+    """The working notes of the exported changes (state, labels, notes, audit log), after the
+    evidence: one ``annotation`` line per annotated change, outside the hash chain."""
+    ids = [e["id"] for e in entries if e["record"] == "change"]
+    annotated = annotated_ids(conn, ids)
+    found = annotations_on(conn, annotated)
+    for change_id in annotated:
+        obj = {"record": "annotation", "change_id": change_id, **found[change_id],
+               "audit": audit_trail(conn, change_id)}
+        fh.write(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode() + b"\n")
 
 
 # -- WARC --------------------------------------------------------------------------------------

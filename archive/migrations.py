@@ -50,12 +50,20 @@ def add_fallback_seen(conn: Connection) -> None:
     s.fallback_seen.create(conn, checkfirst=True)
 
 
+def add_working_notes(conn: Connection) -> None:
+    """The review workspace: accounts, tokens, triage, labels, notes, audit log, its index."""
+    for table in (s.users, s.api_tokens, s.triage, s.change_labels, s.notes, s.audit_log,
+                  s.review_index):
+        table.create(conn, checkfirst=True)
+
+
 #: Every schema change after the first, oldest first; version 1 is the original tables.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "schedule", add_schedule),
     Migration(3, "hash chain", add_hash_chain),
     Migration(4, "alert outbox", add_alert_outbox),
     Migration(5, "degraded-mode URLs", add_fallback_seen),
+    Migration(6, "working notes", add_working_notes),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -227,3 +227,93 @@ fallback_seen = Table(
     Column("first_seen", String(32), nullable=False),
     UniqueConstraint("site_id", "url_sha256"),
 )
+
+# -- working notes (schema 6): the review workspace's own tables ---------------------------------
+# Kept apart from the evidence: nothing here is ever hashed into the chain, and the
+# workspace may rewrite all of it except the audit log, which is only appended to.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),  # viewer | reviewer | admin
+    Column("password_hash", Text),  # argon2; NULL: token-only account
+    Column("created_at", String(32), nullable=False),
+    Column("last_looked_at", String(32)),  # the queue's "since I last looked"
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),  # never the token
+    Column("created_at", String(32), nullable=False),
+    Column("last_used_at", String(32)),
+)
+
+# One row per change that was triaged; no row means state "new" and no labels.
+triage = Table(
+    "triage",
+    metadata,
+    Column("change_id", Integer, ForeignKey("changes.id"), primary_key=True),
+    Column("state", String(20), nullable=False),  # new | seen | important | dismissed
+    Column("updated_at", String(32), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+)
+Index("ix_triage_state", triage.c.state, triage.c.change_id)
+
+change_labels = Table(
+    "change_labels",
+    metadata,
+    Column("change_id", Integer, ForeignKey("changes.id"), primary_key=True),
+    Column("label", String(100), primary_key=True),
+)
+Index("ix_change_labels_label", change_labels.c.label, change_labels.c.change_id)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("change_id", Integer, ForeignKey("changes.id"), nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+Index("ix_notes_change", notes.c.change_id)
+
+# Append-only: who did what, when (triage, labels, notes, accounts).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("change_id", Integer, ForeignKey("changes.id")),  # NULL for account actions
+    Column("actor", String(200), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+    Column("at", String(32), nullable=False),
+)
+Index("ix_audit_log_change", audit_log.c.change_id, audit_log.c.id)
+
+# What the queue filters, searches and sorts on, one row per change: the title, the text
+# that changed (for search and keywords) and the priority score. Derived, rebuilt at will.
+review_index = Table(
+    "review_index",
+    metadata,
+    Column("change_id", Integer, ForeignKey("changes.id"), primary_key=True),
+    Column("site_id", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("detected_at", String(32), nullable=False),
+    Column("state", String(20), nullable=False, default="new"),  # triage.state, mirrored
+    Column("search_text", Text, nullable=False),  # lower-cased title + changed text
+    Column("priority", Integer, nullable=False),  # score × 100, to sort on integers
+    Column("scored_with", String(64), nullable=False),  # hash of the scoring settings
+)
+# The queue's orders, and covering indexes for its per-filter counts (site, kind, state).
+Index("ix_review_index_detected", review_index.c.detected_at, review_index.c.change_id)
+Index("ix_review_index_priority", review_index.c.priority, review_index.c.change_id)
+Index("ix_review_index_site", review_index.c.site_id, review_index.c.kind, review_index.c.state)
+Index("ix_review_index_kind", review_index.c.kind, review_index.c.site_id, review_index.c.state)
+Index("ix_review_index_state", review_index.c.state, review_index.c.site_id, review_index.c.kind)
+Index("ix_review_index_scored", review_index.c.scored_with)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,11 @@ DEFAULT_INTERVAL = 15 * 60
 DEFAULT_FULL_INTERVAL = 24 * 3600
 SITE_KEYS = {
     "name", "url", "interval", "full_interval", "types", "active_hours", "round_timeout", "ignore",
-    "allow_other_host",
+    "allow_other_host", "weight",
 }
 DEFAULT_KEYS = {
     "interval", "full_interval", "active_hours", "round_timeout", "grace", "concurrency",
-    "report_url", "tsa_url",
+    "report_url", "tsa_url", "base_url", "labels",
 }
 URL_DEFAULTS = ("report_url", "tsa_url")  # may be "env:NAME"
 
@@ -57,6 +57,7 @@ class SiteConfig:
     active_hours: tuple[int, int] | None = None  # minutes after midnight, local time
     round_timeout: float | None = None
     allow_other_host: bool = False  # follow API links/redirects to another host
+    weight: float = 1.0  # multiplies the priority score of the site's changes (web/)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -177,6 +178,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                     else None
                 ),
                 allow_other_host=bool(raw.get("allow_other_host", False)),
+                weight=_weight(raw.get("weight", 1.0), name),
                 extra={k: v for k, v in raw.items() if k in ("ignore",)},
             )
         )
@@ -222,6 +224,24 @@ def _alert_tables(value: Any, where: str) -> list[dict[str, Any]]:
             raise ConfigError(f"{where}: [[alerts]] names must be unique: {name} is used twice")
         names.add(name)
     return [dict(e) for e in value]
+
+
+def _weight(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{name}.weight must be a number >= 0 (1 is the default), not {value!r}")
+    return float(value)
+
+
+def change_link(defaults: Mapping[str, Any], change_id: int) -> str | None:
+    """The page a person opens for a change: the review workspace's (``base_url``), else the
+    static report's (``report_url``), else None. Alerts and reports link through this."""
+    base = defaults.get("base_url")
+    if base:
+        return f"{str(base).rstrip('/')}/changes/{change_id}"
+    report = defaults.get("report_url")
+    if report:
+        return f"{str(report).rstrip('/')}/changes/{change_id}.html"
+    return None
 
 
 def add_site(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the browser tests need:
-# - Debian's chromium (tests/test_report_browser.py, tests/test_wacz_browser.py);
+# - Debian's chromium (tests/test_report_browser.py, tests/test_wacz_browser.py) and
+#   chromium-driver (Selenium: tests/test_web_browser.py);
 # - ReplayWeb.page, the npm package `replaywebpage`, unpacked in tests/browser/replaywebpage/
 #   (tests/test_wacz_browser.py serves its ui.js and sw.js from loopback), and Debian's
 #   nodejs/npm to fetch it.
@@ -31,10 +32,10 @@ apt_install() {
     fi
 }
 
-if command -v chromium >/dev/null 2>&1; then
-    echo "browser/install.sh: chromium installed: $(command -v chromium)"
+if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    echo "browser/install.sh: chromium and chromedriver installed: $(command -v chromium)"
 else
-    apt_install chromium
+    apt_install chromium chromium-driver
 fi
 
 installed=$(cat "$target/VERSION" 2>/dev/null || true)

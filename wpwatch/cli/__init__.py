@@ -11,7 +11,19 @@ from pathlib import Path
 import click
 
 from core.about import VERSION
-from wpwatch.cli import alerts, changes, crawl, demo, evidence, report, run, sites, status
+from wpwatch.cli import (
+    alerts,
+    changes,
+    crawl,
+    demo,
+    evidence,
+    report,
+    run,
+    serve,
+    sites,
+    status,
+    users,
+)
 from wpwatch.cli._common import (
     CONFIG_HELP,
     DB_HELP,
@@ -64,6 +76,8 @@ for command in (
     report.show,
     report.diff_versions,
     report.report,
+    serve.serve,
+    users.users,
 ):
     cli.add_command(command)
 

@@ -1,0 +1,191 @@
+"""The queue: changes filtered, counted, sorted and paged, with their working notes.
+
+One :class:`Filters` drives both the queue page and ``GET /api/changes``. Filtering runs
+on ``review_index`` (one row per change, indexed on site, kind, date and priority) joined
+with the triage state; only the page's own rows are then read in full.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.sql import ColumnElement, Select
+
+from archive import notes
+from archive import schema as s
+from archive.store import Archive
+from core.values import KINDS, iso_utc, parse_iso
+
+PER_PAGE = 50
+SORTS = ("newest", "priority")
+
+
+@dataclass(frozen=True)
+class Filters:
+    site: int | None = None
+    kind: str | None = None
+    state: str | None = None
+    label: str | None = None
+    q: str | None = None
+    since: str | None = None  # ISO UTC, inclusive
+    until: str | None = None  # ISO UTC, exclusive
+    sort: str = "newest"
+    page: int = 1
+
+    @classmethod
+    def from_query(cls, params: Any, *, looked_at: str | None = None) -> Filters:
+        """From URL query parameters; a bad value is a ValueError naming the parameter."""
+        def text(name: str) -> str | None:
+            value = (params.get(name) or "").strip()
+            return value or None
+
+        site = text("site")
+        kind, state, sort = text("kind"), text("state"), text("sort") or "newest"
+        if kind and kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        if state and state not in notes.STATES:
+            raise ValueError(f"state must be one of {', '.join(notes.STATES)}")
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+        since = _date(text("since"), "since")
+        if text("new") and looked_at:  # "since I last looked"
+            since = max(since or "", looked_at)
+        page = text("page") or "1"
+        if not page.isdigit() or int(page) < 1:
+            raise ValueError("page must be a number from 1")
+        if site is not None and not site.isdigit():
+            raise ValueError("site must be a site id (as /sites lists them)")
+        return cls(site=int(site) if site else None, kind=kind, state=state,
+                   label=text("label"), q=text("q"), since=since, until=_date(text("until"),
+                   "until"), sort=sort, page=int(page))
+
+    def without(self, name: str) -> Filters:
+        values: dict[str, Any] = {name: None, "page": 1}
+        return replace(self, **values)
+
+
+def _date(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return iso_utc(parse_iso(value if "T" in value else value + "T00:00:00Z"))
+    except ValueError:
+        raise ValueError(f"{name} must be a date such as 2026-11-27") from None
+
+
+def _where(f: Filters) -> list[ColumnElement[bool]]:
+    ri = s.review_index.c
+    where: list[ColumnElement[bool]] = []
+    if f.site is not None:
+        where.append(ri.site_id == f.site)
+    if f.kind:
+        where.append(ri.kind == f.kind)
+    if f.since:
+        where.append(ri.detected_at >= f.since)
+    if f.until:
+        where.append(ri.detected_at < f.until)
+    if f.q:
+        pattern = (
+            "%" + f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        where.append(ri.search_text.like(pattern, escape="\\"))
+    if f.label:
+        cl = s.change_labels.c
+        where.append(ri.change_id.in_(select(cl.change_id).where(cl.label == f.label)))
+    if f.state:
+        where.append(ri.state == f.state)
+    return where
+
+
+def _base(f: Filters, *columns: Any) -> Select[Any]:
+    return select(*columns).select_from(s.review_index).where(and_(True, *_where(f)))
+
+
+def listing(archive: Archive, f: Filters) -> dict[str, Any]:
+    """The page of changes ``f`` asks for, the total, and counts per filter value."""
+    ri = s.review_index.c
+    order = ((ri.priority.desc(), ri.change_id.desc()) if f.sort == "priority"
+             else (ri.detected_at.desc(), ri.change_id.desc()))
+    with archive.engine.connect() as conn:
+        total = conn.execute(_base(f, func.count())).scalar() or 0
+        ids = list(conn.execute(
+            _base(f, ri.change_id).order_by(*order).limit(PER_PAGE)
+            .offset((f.page - 1) * PER_PAGE)).scalars())
+        rows = _rows(conn, ids)
+        annotations = notes.annotations_on(conn, ids)
+        counts = _counts(conn, f)
+    for row in rows:
+        row.update(annotations[row["id"]])
+    return {"total": total, "changes": rows, "counts": counts, "page": f.page,
+            "pages": max(1, -(-total // PER_PAGE))}
+
+
+def _counts(conn: Any, f: Filters) -> dict[str, dict[str, int]]:
+    """Per filter, how many changes each of its values would give, the others kept."""
+    ri, cl = s.review_index.c, s.change_labels.c
+    out: dict[str, dict[str, int]] = {}
+    g = f.without("kind")
+    out["kind"] = dict(conn.execute(_base(g, ri.kind, func.count()).group_by(ri.kind)).all())
+    g = f.without("site")
+    out["site"] = {str(k): n for k, n in conn.execute(
+        _base(g, ri.site_id, func.count()).group_by(ri.site_id)).all()}
+    g = f.without("state")
+    out["state"] = dict(conn.execute(_base(g, ri.state, func.count()).group_by(ri.state)).all())
+    g = f.without("label")
+    q = (select(cl.label, func.count()).select_from(s.change_labels)
+         .join(s.review_index, ri.change_id == cl.change_id))
+    out["label"] = dict(conn.execute(q.where(and_(True, *_where(g))).group_by(cl.label)).all())
+    return out
+
+
+def _rows(conn: Any, ids: list[int]) -> list[dict[str, Any]]:
+    """Change records as `wpwatch changes --json` gives them, plus ``priority``, in ids' order."""
+    if not ids:
+        return []
+    c, p, st, ri = s.changes.c, s.posts.c, s.sites.c, s.review_index.c
+    q = (select(c.id, c.kind, c.fields, c.detected_at, c.from_version_id, c.to_version_id,
+                c.round_id, c.site_id, st.url.label("site"), st.name.label("site_name"), p.type,
+                p.wp_id, p.link, p.title, ri.priority)
+         .join(s.posts, p.id == c.post_id).join(s.sites, st.id == c.site_id)
+         .join(s.review_index, ri.change_id == c.id).where(c.id.in_(ids)))
+    found = {r.id: r for r in conn.execute(q)}
+    return [_record(found[i]) for i in ids if i in found]
+
+
+def _record(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id, "site": r.site, "site_name": r.site_name, "site_id": r.site_id,
+        "type": r.type, "wp_id": r.wp_id, "kind": r.kind, "url": r.link, "title": r.title,
+        "detected_at": r.detected_at, "fields": json.loads(r.fields or "[]"),
+        "from_version": r.from_version_id, "to_version": r.to_version_id, "round": r.round_id,
+        "priority": r.priority / 100,
+    }  # fmt: skip
+
+
+def one(archive: Archive, change_id: int) -> dict[str, Any] | None:
+    """One change record with its working notes and audit trail, or None."""
+    with archive.engine.connect() as conn:
+        rows = _rows(conn, [change_id])
+        if not rows:
+            return None
+        record = rows[0] | notes.annotations_on(conn, [change_id])[change_id]
+        record["audit"] = notes.audit_trail(conn, change_id)
+    return record
+
+
+def sites(archive: Archive) -> list[dict[str, Any]]:
+    """Every archived site with its id and counts of changes, posts and versions."""
+    st, c, p = s.sites.c, s.changes.c, s.posts.c
+    with archive.engine.connect() as conn:
+        changes: dict[int, int] = dict(
+            conn.execute(select(c.site_id, func.count()).group_by(c.site_id)).all())
+        posts: dict[int, dict[str, int]] = {}
+        for site_id, state, n in conn.execute(
+                select(p.site_id, p.state, func.count()).group_by(p.site_id, p.state)):
+            posts.setdefault(site_id, {})[state] = n
+        rows = conn.execute(select(st.id, st.url, st.name).order_by(st.id)).all()
+    return [{"id": r.id, "url": r.url, "name": r.name, "changes": changes.get(r.id, 0),
+             "posts": posts.get(r.id, {})} for r in rows]
