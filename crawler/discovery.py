@@ -29,6 +29,9 @@ from crawler.fetcher import Fetcher, RoundTimedOut, TimedOut, link_headers
 logger = logging.getLogger(f"wpwatch.{__name__}")
 
 HTML_INSTEAD = "answered an HTML page instead of JSON"
+#: What a site that is not WordPress answers on /wp-json/ or ?rest_route=/: its own page
+#: (many servers ignore the query string) — normal for such a site, not a fault.
+NOT_AN_API = (HTML_INSTEAD, "response is not JSON")
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ async def find_api_root(fetcher: Fetcher, problems: list[str], *, wordpress: boo
             try:
                 doc = wpapi.parse_json(index.body)
             except WPApiError as exc:
-                if wordpress or str(exc) != HTML_INSTEAD:  # a plain site's page is normal
+                if wordpress or str(exc) not in NOT_AN_API:  # a plain site's page is normal
                     faults.append(WPApiError(f"{exc} from {fetcher.where(root)}"))
                 continue
             if wpapi.is_api_index(doc):
@@ -160,10 +163,7 @@ def check_types(available: list[wpapi.ContentType], wanted: tuple[str, ...] | li
     if unknown:
         have = ", ".join(c.rest_base for c in available) or "none"
         names = ", ".join(f'"{t}"' for t in unknown)
-        raise ConfigError(
-            f"types: this site exposes no type {names}; its REST types are: {have} "
-            "(fix the site's types)"
-        )
+        raise ConfigError(f"it has no content type {names}; available: {have}")
 
 
 def select_types(available: list[wpapi.ContentType],

@@ -10,11 +10,15 @@ ends the round within its time budget, with a one-line "timed out".
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,6 +115,27 @@ def test_a_plain_site_is_not_wordpress(wpwatch: WPWatch) -> None:
     assert one_error_line(proc, srv.url).startswith("not a WordPress site with a public REST API")
 
 
+@pytest.mark.parametrize("home", ["<html><body>Just a page.</body></html>", "Just some text.\n"],
+                         ids=["html-home", "text-home"])
+def test_a_static_web_server_is_not_wordpress(wpwatch: WPWatch, tmp_path: Path,
+                                              home: str) -> None:
+    """A real static server ignores the query string: ?rest_route=/ shows its home page."""
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "index.html").write_text(home)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        proc = wpwatch.run("crawl", url, check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 1
+    assert one_error_line(proc, url).startswith("not a WordPress site with a public REST API")
+
+
 # -- a site that accepts connections and never answers ------------------------------------
 def test_a_site_that_never_answers_ends_within_the_round_budget(wpwatch: WPWatch) -> None:
     with FaultServer(make_site("Hung")) as srv:
@@ -159,8 +184,7 @@ def test_unknown_configured_type_fails_the_first_round(wpwatch: WPWatch) -> None
             f'[[sites]]\nname = "typed"\nurl = "{srv.url}"\ntypes = ["postz", "pages"]\n')
         proc = wpwatch.run("crawl", check=False)
     message = one_error_line(proc, srv.url)
-    assert message.startswith('types: this site exposes no type "postz"; its REST types are: '
-                              "posts, pages"), message
+    assert message.startswith('it has no content type "postz"; available: posts, pages'), message
     (status,) = wpwatch.json("status", "--json")
     assert status["last_round"]["outcome"] == "failed"
     assert wpwatch.json("changes", "--json") == []
@@ -178,7 +202,7 @@ def test_check_site_returns_the_public_types(wpwatch: WPWatch) -> None:
         bad = _python(script, srv.url, "postz", check=False)
         srv.fail(NOT_ROBOTS, 503)
         down = _python(script, srv.url, check=False)
-    assert "ConfigError" in bad.stderr and 'no type "postz"' in bad.stderr
+    assert "ConfigError" in bad.stderr and 'no content type "postz"' in bad.stderr
     assert "HTTPFault" in down.stderr and "HTTP 503 (server error) from /" in down.stderr
     assert not wpwatch.db.exists()
 

@@ -58,8 +58,7 @@ def sites_add(obj: Ctx, url: str, name: str | None, interval: str | None, types:
 
 
 def _check(url: str, types: list[str]) -> None:
-    # To be replaced by the crawler's own site check once it has one.
-    from wpwatch.cli.site_check import check_site
+    from crawler.runner import check_site  # the first round's own discovery, writing nothing
 
     try:
         check_site(url, types)
@@ -68,7 +67,11 @@ def _check(url: str, types: list[str]) -> None:
             f"cannot add {url}: {exc}; add it anyway with --no-check to watch it through its "
             "RSS feed and sitemap"
         ) from None
-    except (RoundError, ConfigError) as exc:
+    except RoundError as exc:
+        raise ConfigError(
+            f"cannot add {url}: {exc}; check the URL, or add it anyway with --no-check"
+        ) from None
+    except ConfigError as exc:  # --types names a type the site does not have
         raise ConfigError(f"cannot add {url}: {exc}") from None
 
 
