@@ -251,7 +251,7 @@ def changes(
 ) -> list[StoredChange]:
     """Changes detected since ``since`` (ISO UTC), of one site (URL or name), oldest first;
     those scored as noise under the site's ignore rules only ``with_noise``."""
-    where = []
+    where: list[Any] = []
     if not with_noise:
         where.append(s.changes.c.verdict.is_(None) | (s.changes.c.verdict != "noise"))
     if since:
