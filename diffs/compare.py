@@ -40,12 +40,12 @@ def changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
         names.discard("markup")
     if "protected" in names:
         names -= EMPTIED_BY_PROTECTION
-    if {"content", "excerpt"} <= names and _derived_excerpt(old) and _derived_excerpt(new):
+    if {"content", "excerpt"} <= names and derived_excerpt(old) and derived_excerpt(new):
         names.discard("excerpt")  # WordPress's automatic excerpt followed the text
     return sorted(names, key=_report_order)
 
 
-def _derived_excerpt(norm: Mapping[str, Any]) -> bool:
+def derived_excerpt(norm: Mapping[str, Any]) -> bool:
     """True when the excerpt is WordPress's automatic one: the text's first words.
 
     Anonymous REST clients cannot see whether an excerpt was written by hand

@@ -27,7 +27,7 @@ from typing import Any
 
 from core.config import IGNORE_KEYS, parse_ignore
 from core.values import canonical_json
-from diffs.compare import changed_fields
+from diffs.compare import changed_fields, derived_excerpt
 from diffs.normalize import SCHEMA_VERSION, Selector, normalize
 
 #: Bump when what a rule set means changes, so its hash changes with it.
@@ -107,8 +107,15 @@ class IgnoreRules:
         return normalize(post, selectors=self._selectors(), patterns=self._patterns())
 
     def changed(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-        """What changed between two raw REST records, under these rules."""
+        """What changed between two raw REST records, under these rules.
+
+        WordPress's automatic excerpt is cut from the whole text, ignored parts included
+        (a sharing block's "Share this:"): when it follows the text on both sides, its
+        change is the text's, and counts only as far as the text does.
+        """
         names = changed_fields(self.normalize(old), self.normalize(new))
+        if "excerpt" in names and all(derived_excerpt(normalize(p)) for p in (old, new)):
+            names.remove("excerpt")
         return [name for name in names if name not in self.fields]
 
     def score(
