@@ -395,11 +395,19 @@ class Archive:
             versions = [dict(x) for x in rows]
             chg = conn.execute(
                 select(s.changes.c.id, s.changes.c.kind, s.changes.c.detected_at,
-                       s.changes.c.fields, s.changes.c.to_version_id)
+                       s.changes.c.fields, s.changes.c.to_version_id, s.changes.c.verdict,
+                       s.changes.c.noise_rules)
                 .where(s.changes.c.post_id == post["id"])
                 .order_by(s.changes.c.id)
             ).mappings()
-            changes = [dict(x) | {"fields": codec.fields_list(x["fields"])} for x in chg]
+            changes = [
+                dict(x) | {
+                    "fields": codec.fields_list(x["fields"]),
+                    "verdict": x["verdict"] or "change",
+                    "noise_rules": codec.fields_list(x["noise_rules"] or "[]"),
+                }
+                for x in chg
+            ]
         return {"post": dict(post), "versions": versions, "changes": changes}
 
     def chain_head(self, site_id: int) -> tuple[int, str] | None:

@@ -103,4 +103,6 @@ def history(obj: Ctx, site: str, type_: str, wp_id: int, as_json: bool) -> None:
         )
     for c in h["changes"]:
         fields = f" [{', '.join(c['fields'])}]" if c["fields"] else ""
+        if c["verdict"] == "noise":
+            fields += f" noise: {'; '.join(c['noise_rules'])}"
         click.echo(f"  change #{c['id']} {c['kind']} at {c['detected_at']}{fields}")
