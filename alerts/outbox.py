@@ -29,6 +29,8 @@ class Outbox:
         self.site_names = site_names or {}
 
     def on_change(self, conn: Connection, event: Any) -> None:
+        if getattr(event, "noise", False):  # set aside by the site's ignore rules: not news
+            return
         now = datetime.now(UTC)
         for route in self.routes:
             if not route.wants(event.site_url, self.site_names.get(event.site_url), event.kind):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from archive import schema as s
@@ -57,6 +57,16 @@ def add_working_notes(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def add_ignore_rules(conn: Connection) -> None:
+    """Ignore rules: each change's verdict under the rule set it was scored under."""
+    s.rule_sets.create(conn, checkfirst=True)
+    have = {c["name"] for c in inspect(conn).get_columns("changes")}
+    for column in ("verdict", "scored_fields", "noise_rules", "ruleset"):
+        if column not in have:
+            kind = s.changes.c[column].type.compile(conn.dialect)
+            conn.execute(text(f"ALTER TABLE changes ADD COLUMN {column} {kind}"))
+
+
 #: Every schema change after the first, oldest first; version 1 is the original tables.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "schedule", add_schedule),
@@ -64,6 +74,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "alert outbox", add_alert_outbox),
     Migration(5, "degraded-mode URLs", add_fallback_seen),
     Migration(6, "working notes", add_working_notes),
+    Migration(7, "ignore rules", add_ignore_rules),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -74,6 +74,8 @@ class StoredChange:
     old: StoredVersion | None  # from_version (the last version, for a gone post)
     new: StoredVersion | None  # to_version
     evidence: StoredResponse | None  # why a post counts as gone
+    verdict: str = "change"  # "noise": every changed field set aside by the ignore rules
+    noise_rules: tuple[str, ...] = ()  # the rules that made it noise
 
 
 class _Reader:
@@ -189,6 +191,8 @@ class _Reader:
                 c.from_version_id,
                 c.to_version_id,
                 c.response_id,
+                c.verdict,
+                c.noise_rules,
                 st.url.label("site"),
                 st.name.label("site_name"),
                 p.type,
@@ -218,6 +222,8 @@ class _Reader:
                 old=self.version(row.from_version_id),
                 new=self.version(row.to_version_id),
                 evidence=self.response(row.response_id),
+                verdict=row.verdict or "change",
+                noise_rules=tuple(json.loads(row.noise_rules or "[]")),
             )
             for row in self.conn.execute(q).all()
         ]
@@ -237,10 +243,17 @@ def change(archive: Archive, change_id: int) -> StoredChange | None:
 
 
 def changes(
-    archive: Archive, *, since: str | None = None, site: str | None = None
+    archive: Archive,
+    *,
+    since: str | None = None,
+    site: str | None = None,
+    with_noise: bool = False,
 ) -> list[StoredChange]:
-    """Changes detected since ``since`` (ISO UTC), of one site (URL or name), oldest first."""
-    where = []
+    """Changes detected since ``since`` (ISO UTC), of one site (URL or name), oldest first;
+    those scored as noise under the site's ignore rules only ``with_noise``."""
+    where: list[Any] = []
+    if not with_noise:
+        where.append(s.changes.c.verdict.is_(None) | (s.changes.c.verdict != "noise"))
     if since:
         where.append(s.changes.c.detected_at >= since)
     if site:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -34,6 +34,9 @@ class PostRecord:
     link: str | None
     title: str | None
     revision_count: int | None = None
+    #: The REST record as received, for scoring under ignore rules (not stored: the
+    #: response's bytes are).
+    raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class ChangeEvent:
     kind: str
     old: dict[str, Any] | None  # normalized form before, if any
     new: dict[str, Any] | None  # normalized form after, if any
+    noise: bool = False  # every changed field is set aside by the site's ignore rules
 
 
 #: Called as listener(conn, event) inside the transaction that stores each change,
@@ -57,6 +61,31 @@ ChangeListener = Callable[[Connection, ChangeEvent], None]
 
 #: (old normalized, new normalized) → the names of what changed (diffs.compare).
 Compare = Callable[[dict[str, Any], dict[str, Any]], list[str]]
+
+
+class Verdict(Protocol):
+    """How a change scores under ignore rules (``diffs.ignore.Score`` has it)."""
+
+    @property
+    def fields(self) -> tuple[str, ...]: ...
+    @property
+    def noise_rules(self) -> tuple[str, ...]: ...
+
+
+class Scorer(Protocol):
+    """A site's ignore rules as the archive uses them (``diffs.ignore.IgnoreRules`` is one)."""
+
+    @property
+    def hash(self) -> str: ...
+    def __bool__(self) -> bool: ...
+    def as_dict(self) -> dict[str, list[str]]: ...
+    def score(
+        self,
+        kind: str,
+        fields: Sequence[str],
+        old: Mapping[str, Any] | None,
+        new: Mapping[str, Any] | None,
+    ) -> Verdict: ...
 
 
 @dataclass

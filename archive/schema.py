@@ -141,6 +141,12 @@ changes = Table(
     Column("response_id", Integer, ForeignKey("responses.id")),  # evidence of a gone post
     Column("fields", Text, nullable=False, default="[]"),  # JSON list
     Column("detected_at", String(32), nullable=False),
+    # How the change scores under the site's ignore rules (schema: ignore rules). Not
+    # evidence and not chained: `wpwatch rescore` rewrites these four, nothing else.
+    Column("verdict", String(10)),  # change | noise; NULL: scored before rules existed
+    Column("scored_fields", Text),  # JSON list: what changed that the rules keep
+    Column("noise_rules", Text),  # JSON list: the rules that made it noise
+    Column("ruleset", String(64)),  # rule_sets.hash it was scored under
 )
 Index("ix_changes_detected", changes.c.detected_at)
 Index("ix_changes_post", changes.c.post_id)
@@ -317,3 +323,13 @@ Index("ix_review_index_site", review_index.c.site_id, review_index.c.kind, revie
 Index("ix_review_index_kind", review_index.c.kind, review_index.c.site_id, review_index.c.state)
 Index("ix_review_index_state", review_index.c.state, review_index.c.site_id, review_index.c.kind)
 Index("ix_review_index_scored", review_index.c.scored_with)
+
+# Ignore rule sets (schema: ignore rules), by the hash each change records in
+# ``changes.ruleset``: what the rules were when a change was scored.
+rule_sets = Table(
+    "rule_sets",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("rules", Text, nullable=False),  # JSON {"fields": [...], "selectors": [...], ...}
+    Column("first_used", String(32), nullable=False),
+)

@@ -17,14 +17,14 @@ leaves either all of it or none of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from archive import codec, rounds, writes
+from archive import codec, rounds, scoring, writes
 from archive import schema as s
 from archive.chain import chain_head as _chain_head
 from archive.exceptions import ArchiveError
@@ -38,8 +38,10 @@ from archive.records import (
     Outcome,
     PostRecord,
     RawResponse,
+    Scorer,
     TypeState,
 )
+from archive.scoring import Moved
 from archive.writes import FALLBACK_FIELDS
 from core.values import utcnow
 
@@ -187,15 +189,18 @@ class Archive:
         baseline: bool,
         compare: Compare,
         type_state: TypeState | None = None,
+        scorer: Scorer | None = None,
     ) -> Outcome:
         """Store what is new in one fetched response, with its changes, atomically.
 
         ``type_state``: the type's new watermarks, committed with these posts or not at all.
+        ``scorer``: the site's ignore rules, which each change is scored under.
         """
         with self.engine.begin() as conn:
             out = writes.record_posts(
                 conn, self.change_listeners, site_id=site_id, round_id=round_id, type_=type_,
                 response=response, records=records, baseline=baseline, compare=compare,
+                scorer=scorer,
             )
             if type_state is not None:
                 rounds.save_type_state(conn, site_id, type_state)
@@ -304,14 +309,21 @@ class Archive:
         site: str | None = None,
         kind: str | None = None,
         limit: int | None = None,
+        with_noise: bool = False,
     ) -> list[dict[str, Any]]:
-        """Change records in the JSON contract's shape, oldest first."""
+        """Change records in the JSON contract's shape, oldest first.
+
+        Changes scored as noise under the site's ignore rules are left out unless
+        ``with_noise``. ``fields`` is what changed that the rules keep (for noise: what
+        changed, all of it set aside); ``ignored`` what the rules set aside.
+        """
         c, p, st = s.changes.c, s.posts.c, s.sites.c
         q = (
             select(
                 c.id, c.kind, c.fields, c.detected_at, c.from_version_id, c.to_version_id,
-                c.round_id, st.url.label("site"), st.name.label("site_name"),
-                p.type, p.wp_id, p.link, p.title,
+                c.round_id, c.verdict, c.scored_fields, c.noise_rules, c.ruleset,
+                st.url.label("site"), st.name.label("site_name"), p.type, p.wp_id, p.link,
+                p.title,
             )
             .join(s.posts, p.id == c.post_id)
             .join(s.sites, st.id == c.site_id)
@@ -323,6 +335,8 @@ class Archive:
             q = q.where((st.url == site) | (st.name == site))
         if kind:
             q = q.where(c.kind == kind)
+        if not with_noise:
+            q = q.where((c.verdict.is_(None)) | (c.verdict != "noise"))
         if limit:
             q = q.limit(limit)
         with self.engine.connect() as conn:
@@ -337,13 +351,28 @@ class Archive:
                     "url": r.link,
                     "title": r.title,
                     "detected_at": r.detected_at,
-                    "fields": codec.fields_list(r.fields),
+                    **scored_fields(r),
                     "from_version": r.from_version_id,
                     "to_version": r.to_version_id,
                     "round": r.round_id,
                 }
                 for r in conn.execute(q)
             ]
+
+    def rescore(
+        self,
+        rules_of: Callable[[str], Scorer | None],
+        *,
+        site: str | None = None,
+        since: str | None = None,
+    ) -> tuple[int, list[Moved]]:
+        """Score stored changes again under today's rules, in one transaction.
+
+        Writes only the scoring columns of change rows (archive.scoring): never a
+        version, a response or a chain link. (changes looked at, those that moved).
+        """
+        with self.engine.begin() as conn:
+            return scoring.rescore(conn, rules_of, site=site, since=since)
 
     def history(self, site_url: str, type_: str, wp_id: int) -> dict[str, Any] | None:
         """A post and all its stored versions, oldest first."""
@@ -366,11 +395,19 @@ class Archive:
             versions = [dict(x) for x in rows]
             chg = conn.execute(
                 select(s.changes.c.id, s.changes.c.kind, s.changes.c.detected_at,
-                       s.changes.c.fields, s.changes.c.to_version_id)
+                       s.changes.c.fields, s.changes.c.to_version_id, s.changes.c.verdict,
+                       s.changes.c.noise_rules)
                 .where(s.changes.c.post_id == post["id"])
                 .order_by(s.changes.c.id)
             ).mappings()
-            changes = [dict(x) | {"fields": codec.fields_list(x["fields"])} for x in chg]
+            changes = [
+                dict(x) | {
+                    "fields": codec.fields_list(x["fields"]),
+                    "verdict": x["verdict"] or "change",
+                    "noise_rules": codec.fields_list(x["noise_rules"] or "[]"),
+                }
+                for x in chg
+            ]
         return {"post": dict(post), "versions": versions, "changes": changes}
 
     def chain_head(self, site_id: int) -> tuple[int, str] | None:
@@ -385,3 +422,17 @@ class Archive:
                 select(s.responses.c.body).where(s.responses.c.id == response_id)
             ).one()
             return codec.unpack_body(row.body)
+
+
+def scored_fields(row: Any) -> dict[str, Any]:
+    """A change row's fields and verdict under the ignore rules it was scored under."""
+    fields = codec.fields_list(row.fields)
+    noise = row.verdict == "noise"
+    kept = fields if noise or row.scored_fields is None else codec.fields_list(row.scored_fields)
+    return {
+        "fields": kept,
+        "verdict": row.verdict or "change",
+        "ignored": fields if noise else [f for f in fields if f not in kept],
+        "noise_rules": codec.fields_list(row.noise_rules) if row.noise_rules else [],
+        "ruleset": row.ruleset,
+    }

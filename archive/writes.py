@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, CursorResult
 
-from archive import codec
+from archive import codec, scoring
 from archive import schema as s
 from archive.chain import (
     ChainWriter,
@@ -33,6 +33,8 @@ from archive.records import (
     Outcome,
     PostRecord,
     RawResponse,
+    Scorer,
+    Verdict,
 )
 from core.values import utcnow
 
@@ -118,12 +120,16 @@ def insert_change(
     fields: Sequence[str] = (),
     old: dict[str, Any] | None = None,
     new: dict[str, Any] | None = None,
+    verdict: Verdict | None = None,
+    ruleset: str | None = None,
 ) -> int:
     """Insert a change, its chain link and what listeners add (same transaction).
 
     ``response`` is the evidence of a gone post; ``old`` and ``new`` are the
-    normalized forms the listeners hear about.
+    normalized forms the listeners hear about. ``verdict`` is how the change scores
+    under the rule set ``ruleset`` (archive.scoring): beside the change, not chained.
     """
+    scored = scoring.columns(verdict, ruleset)
     now = chain.now
     res = chain.conn.execute(
         insert(s.changes).values(
@@ -136,6 +142,7 @@ def insert_change(
             response_id=response[0] if response else None,
             fields=codec.fields_json(fields),
             detected_at=now,
+            **scored,
         )
     )
     change_id = inserted_id(res)
@@ -147,7 +154,7 @@ def insert_change(
     ))
     if listeners:
         event = ChangeEvent(change_id, chain.site_id, chain.site_url, round_id, type_, wp_id,
-                            kind, old, new)
+                            kind, old, new, noise=scored.get("verdict") == "noise")
         for listener in listeners:
             listener(chain.conn, event)
     return change_id
@@ -164,6 +171,7 @@ def record_posts(
     records: Iterable[PostRecord],
     baseline: bool,
     compare: Compare,
+    scorer: Scorer | None = None,
 ) -> Outcome:
     """Store what is new in one fetched response, with its changes.
 
@@ -172,10 +180,26 @@ def record_posts(
     response is stored (once) and a version points into it. The change kind:
     an unknown post is ``new`` (nothing on a baseline); a post we knew as gone
     is ``restored``; a published post whose content moved is ``edited``.
+
+    ``scorer``: the site's ignore rules; each change records how it scores under them
+    (an ``edited`` change is compared again under the rules, both sides re-read from
+    their raw records) and a ``noise`` one is not passed to the alerting listeners.
     """
     out = Outcome()
     p = s.posts.c
     chain = ChainWriter(conn, site_id, utcnow())
+    ruleset = scoring.save_rule_set(conn, scorer) if scorer is not None else None
+    bodies: scoring.BodyCache = {}
+
+    def score(kind: str, fields: list[str], from_version: int | None,
+              new_raw: Any) -> Verdict | None:
+        if scorer is None:
+            return None
+        old_raw = None
+        if scorer and kind == "edited" and fields:
+            old_raw = scoring.raw_record(conn, from_version, bodies)
+        return scorer.score(kind, fields, old_raw, new_raw)
+
     now = chain.now
     stored: StoredResponse | None = None
     for rec in records:
@@ -211,6 +235,7 @@ def record_posts(
                     chain, listeners, post_id=row.id, type_=type_, wp_id=rec.wp_id,
                     round_id=round_id, kind="restored", from_version=row.current_version_id,
                     to_version=row.current_version_id, old=rec.normalized, new=rec.normalized,
+                    verdict=score("restored", [], None, None), ruleset=ruleset,
                 )
                 out.changes.append((cid, "restored"))
             continue
@@ -235,6 +260,7 @@ def record_posts(
                 cid = insert_change(
                     chain, listeners, post_id=post_id, type_=type_, wp_id=rec.wp_id,
                     round_id=round_id, kind="new", to_version=version_id, new=rec.normalized,
+                    verdict=score("new", [], None, None), ruleset=ruleset,
                 )
                 out.changes.append((cid, "new"))
             continue
@@ -244,6 +270,7 @@ def record_posts(
             chain, listeners, post_id=post_id, type_=type_, wp_id=rec.wp_id, round_id=round_id,
             kind=kind, from_version=row.current_version_id, to_version=version_id,
             fields=fields, old=prev_norm, new=rec.normalized,
+            verdict=score(kind, fields, row.current_version_id, rec.raw), ruleset=ruleset,
         )
         out.changes.append((cid, kind))
     return out

@@ -14,7 +14,13 @@ from urllib.parse import urlsplit
 import tomlkit
 
 from core.exceptions import ConfigError, UnknownSite
-from core.values import normalize_site_url, parse_duration, resolve_env
+from core.values import (
+    CHANGE_FIELDS,
+    TERMS_PREFIX,
+    normalize_site_url,
+    parse_duration,
+    resolve_env,
+)
 
 DEFAULT_INTERVAL = 15 * 60
 DEFAULT_FULL_INTERVAL = 24 * 3600
@@ -24,10 +30,13 @@ SITE_KEYS = {
 }
 DEFAULT_KEYS = {
     "interval", "full_interval", "active_hours", "round_timeout", "grace", "concurrency",
-    "report_url", "tsa_url", "base_url", "labels",
+    "report_url", "tsa_url", "base_url", "labels", "ignore",
 }
 URL_DEFAULTS = ("report_url", "tsa_url")  # may be "env:NAME"
-
+#: The kinds of ignore rule, each a list of strings (see diffs.ignore).
+IGNORE_KEYS = ("fields", "selectors", "patterns")
+#: An ignore table after checking: each kind of rule, in the order written, without repeats.
+IgnoreTable = dict[str, tuple[str, ...]]
 
 
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -58,7 +67,8 @@ class SiteConfig:
     round_timeout: float | None = None
     allow_other_host: bool = False  # follow API links/redirects to another host
     weight: float = 1.0  # multiplies the priority score of the site's changes (web/)
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: Ignore rules: [defaults.ignore] and the site's own, checked (see parse_ignore).
+    ignore: IgnoreTable = field(default_factory=dict)
 
     @property
     def budget(self) -> float:
@@ -131,6 +141,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
             f"supported: {', '.join(sorted(DEFAULT_KEYS))}"
         )
     _check_defaults(defaults)
+    d_ignore = parse_ignore(defaults.get("ignore"), f"{where}: [defaults.ignore]")
     d_interval = parse_duration(defaults.get("interval", DEFAULT_INTERVAL), "defaults.interval")
     d_full = parse_duration(
         defaults.get("full_interval", DEFAULT_FULL_INTERVAL), "defaults.full_interval"
@@ -179,11 +190,97 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                 ),
                 allow_other_host=bool(raw.get("allow_other_host", False)),
                 weight=_weight(raw.get("weight", 1.0), name),
-                extra={k: v for k, v in raw.items() if k in ("ignore",)},
+                ignore=merge_ignore(
+                    d_ignore, parse_ignore(raw.get("ignore"), f"{where}: [sites.ignore] of {name}")
+                ),
             )
         )
     alerts = _alert_tables(data.get("alerts", []) or [], where)
     return Config(path=path, sites=sites, defaults=dict(defaults), alerts=alerts)
+
+
+def parse_ignore(value: Any, where: str) -> IgnoreTable:
+    """An ``ignore`` table (``fields``, ``selectors``, ``patterns``) checked; {} when absent.
+
+    ``fields`` are change names as `wpwatch changes --json` prints them (``terms:<base>`` for
+    a taxonomy); ``selectors`` CSS selectors; ``patterns`` regular expressions. Anything else
+    is a one-line ConfigError naming the rule and the fix.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{where} must be a table, e.g. ignore = {{ selectors = [\".sharedaddy\"] }}"
+        )
+    unknown = set(value) - set(IGNORE_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"supported: {', '.join(IGNORE_KEYS)}"
+        )
+    table: IgnoreTable = {}
+    for key in IGNORE_KEYS:
+        rules = value.get(key, [])
+        if not isinstance(rules, list) or not all(isinstance(r, str) and r for r in rules):
+            raise ConfigError(f"{where}: {key} must be a list of non-empty strings")
+        for rule in rules:
+            _CHECK_RULE[key](rule, f"{where}: {key}")
+        if rules:
+            table[key] = tuple(dict.fromkeys(rules))
+    return table
+
+
+def merge_ignore(*tables: IgnoreTable) -> IgnoreTable:
+    """Rules of several tables together ([defaults.ignore] first, then the site's own)."""
+    out: IgnoreTable = {}
+    for key in IGNORE_KEYS:
+        rules = tuple(dict.fromkeys(r for t in tables for r in t.get(key, ())))
+        if rules:
+            out[key] = rules
+    return out
+
+
+def _check_field(name: str, where: str) -> None:
+    base = name.removeprefix(TERMS_PREFIX)
+    if name.startswith(TERMS_PREFIX) and base and "*" not in base:
+        return
+    if name in CHANGE_FIELDS and name != "terms":
+        return
+    names = [f for f in CHANGE_FIELDS if f != "terms"]
+    raise ConfigError(
+        f"{where}: unknown field {name!r}; use one of {', '.join(names)} or "
+        f"{TERMS_PREFIX}<taxonomy> (e.g. {TERMS_PREFIX}tags), as `wpwatch changes --json` "
+        "names them"
+    )
+
+
+def _check_selector(selector: str, where: str) -> None:
+    from cssselect import GenericTranslator, SelectorError
+
+    try:
+        GenericTranslator().css_to_xpath(selector)
+    except SelectorError as exc:
+        raise ConfigError(
+            f"{where}: {selector!r} is not a valid CSS selector ({exc}): "
+            "use e.g. \".sharedaddy\" or \"div.jp-relatedposts\""
+        ) from None
+
+
+def _check_pattern(pattern: str, where: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(
+            f"{where}: {pattern!r} is not a valid regular expression ({exc}); in TOML write "
+            "it in single quotes, e.g. 'Views: \\d+'"
+        ) from None
+
+
+_CHECK_RULE: dict[str, Callable[[str, str], None]] = {
+    "fields": _check_field,
+    "selectors": _check_selector,
+    "patterns": _check_pattern,
+}
 
 
 def _check_defaults(defaults: dict[str, Any]) -> None:

@@ -17,6 +17,14 @@ from core.exceptions import BadURL, ConfigError
 #: The five kinds of change, in the order reports and summaries list them.
 KINDS = ("new", "edited", "unpublished", "deleted", "restored")
 
+#: What an `edited` change can name (`changes --json` "fields"), in report order; a taxonomy
+#: is named by its REST base after TERMS_PREFIX ("terms:categories", "terms:tags").
+CHANGE_FIELDS = (
+    "title", "content", "links", "media", "excerpt", "slug", "link", "date", "author", "terms",
+    "featured_media", "sticky", "protected", "status", "parent", "format", "markup",
+)  # fmt: skip
+TERMS_PREFIX = "terms:"
+
 #: When an alert route sends: at once, once per round, or once a day.
 DIGEST_MODES = ("immediate", "round", "daily")
 

@@ -27,6 +27,7 @@ from crawler.items import (
     TypeDone,
 )
 from diffs.compare import changed_fields
+from diffs.ignore import IgnoreRules
 from diffs.normalize import content_hash, normalize, revision_count
 
 logger = logging.getLogger(f"wpwatch.{__name__}")
@@ -53,6 +54,7 @@ def to_record(index: int | None, post: dict[str, Any]) -> PostRecord:
         link=post.get("link"),
         title=norm.get("title") if isinstance(title, dict) else None,
         revision_count=revision_count(post),
+        raw=post,
     )
 
 
@@ -60,12 +62,14 @@ class ArchivePipeline:
     """Writes a round's items into the archive given by the WPWATCH_ARCHIVE setting.
 
     WPWATCH_ARCHIVE is an `Archive` (the runner passes its own, with its
-    change listeners) or a path or database URL.
+    change listeners) or a path or database URL. WPWATCH_IGNORE is the site's
+    ignore table (`SiteConfig.ignore`), which every change is scored under.
     """
 
     def __init__(self, crawler: Any, archive: Archive) -> None:
         self.crawler = crawler
         self.archive = archive
+        self.rules = IgnoreRules.from_table(dict(crawler.settings.get("WPWATCH_IGNORE") or {}))
         self.site_id = 0
         self.round_id: int | None = None
         self.failed_types: set[str] = set()  # types with an item not stored this round
@@ -127,7 +131,7 @@ class ArchivePipeline:
             archive.record_posts(
                 site_id=site_id, round_id=round_id, type_=item.type, response=item.response,
                 records=records, baseline=item.baseline, compare=changed_fields,
-                type_state=self._state(item.type, item.type_state),
+                type_state=self._state(item.type, item.type_state), scorer=self.rules,
             )
             if item.baseline:
                 self.crawler.stats.inc_value(ARCHIVED + item.type, len(item.posts))

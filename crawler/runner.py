@@ -49,7 +49,11 @@ class SiteSpec:
     @classmethod
     def of(cls, site: SiteConfig) -> SiteSpec:
         """A configured site as the crawler's unit of work."""
-        settings = {"WPWATCH_ALLOW_OTHER_HOST": True} if site.allow_other_host else {}
+        settings: dict[str, Any] = {}
+        if site.allow_other_host:
+            settings["WPWATCH_ALLOW_OTHER_HOST"] = True
+        if site.ignore:
+            settings["WPWATCH_IGNORE"] = site.ignore
         return cls(url=site.url, name=site.name, types=site.types, settings=settings,
                    round_timeout=site.round_timeout)
 

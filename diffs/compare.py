@@ -15,33 +15,17 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
+from core.values import CHANGE_FIELDS, TERMS_PREFIX
 from diffs.text import units
 
+# The normalized keys whose change name differs from the key.
+_KEY_OF_NAME = {"content": "text", "date": "date_gmt"}
 # (normalized key, change name) in report order; "terms" expands to one name per taxonomy.
-FIELDS: tuple[tuple[str, str], ...] = (
-    ("title", "title"),
-    ("text", "content"),
-    ("links", "links"),
-    ("media", "media"),
-    ("excerpt", "excerpt"),
-    ("slug", "slug"),
-    ("link", "link"),
-    ("date_gmt", "date"),
-    ("author", "author"),
-    ("terms", "terms"),
-    ("featured_media", "featured_media"),
-    ("sticky", "sticky"),
-    ("protected", "protected"),
-    ("status", "status"),
-    ("parent", "parent"),
-    ("format", "format"),
-    ("markup", "markup"),
-)
+FIELDS: tuple[tuple[str, str], ...] = tuple((_KEY_OF_NAME.get(n, n), n) for n in CHANGE_FIELDS)
 KEY_OF = {name: key for key, name in FIELDS}
 NAME_OF = {key: name for key, name in FIELDS}
 # What password protection empties: when it flips, only "protected" is the news.
 EMPTIED_BY_PROTECTION = frozenset({"content", "excerpt", "links", "media", "markup"})
-TERMS_PREFIX = "terms:"
 
 
 def changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -56,12 +40,12 @@ def changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
         names.discard("markup")
     if "protected" in names:
         names -= EMPTIED_BY_PROTECTION
-    if {"content", "excerpt"} <= names and _derived_excerpt(old) and _derived_excerpt(new):
+    if {"content", "excerpt"} <= names and derived_excerpt(old) and derived_excerpt(new):
         names.discard("excerpt")  # WordPress's automatic excerpt followed the text
     return sorted(names, key=_report_order)
 
 
-def _derived_excerpt(norm: Mapping[str, Any]) -> bool:
+def derived_excerpt(norm: Mapping[str, Any]) -> bool:
     """True when the excerpt is WordPress's automatic one: the text's first words.
 
     Anonymous REST clients cannot see whether an excerpt was written by hand

@@ -9,12 +9,18 @@ normalized forms are the same version; ``content_hash()`` is the key to store th
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from lxml.html import HtmlElement
+
 from core.values import canonical_json
 from diffs import htmltext
+
+#: A compiled CSS selector (``lxml.cssselect.CSSSelector``): the elements of a tree it selects.
+Selector = Callable[[HtmlElement], list[HtmlElement]]
 
 #: Bump when the normalized form changes, so that stored hashes are compared like with like.
 SCHEMA_VERSION = 1
@@ -35,22 +41,30 @@ _IGNORE_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def normalize(post: Mapping[str, Any], *, ignore: Iterable[str] = ()) -> dict[str, Any]:
+def normalize(
+    post: Mapping[str, Any],
+    *,
+    ignore: Iterable[str] = (),
+    selectors: Sequence[Selector] = (),
+    patterns: Sequence[re.Pattern[str]] = (),
+) -> dict[str, Any]:
     """Canonical, JSON-serializable, deterministic form of a REST post (``view`` context).
 
     ``ignore`` names top-level keys to leave out, raw (``content``, ``topic``, ``date``) or
-    normalized (``text``, ``terms:topic``). Password-protected posts come as they are: empty
-    text and ``protected: True``.
+    normalized (``text``, ``terms:topic``). ``selectors`` remove the elements they select
+    from the rendered HTML (content, title, excerpt) and ``patterns`` remove what they match
+    from its visible text, before anything is read from it (``diffs.ignore`` compiles them).
+    Password-protected posts come as they are: empty text and ``protected: True``.
     """
     content = post.get("content")
-    root = htmltext.parse(_rendered(content))
+    root = _visible(_rendered(content), selectors, patterns)
     normalized: dict[str, Any] = {
-        "title": htmltext.inline_text(_rendered(post.get("title"))),
-        "text": htmltext.text_blocks(root),
+        "title": _inline(_rendered(post.get("title")), selectors, patterns),
+        "text": _without(htmltext.text_blocks(root), patterns),
         "links": htmltext.links(root),
         "media": htmltext.media(root),
         "markup": htmltext.markup_hash(root),
-        "excerpt": htmltext.inline_text(_rendered(post.get("excerpt"))),
+        "excerpt": _inline(_rendered(post.get("excerpt")), selectors, patterns),
         "slug": post.get("slug"),
         "link": post.get("link"),
         "date_gmt": post.get("date_gmt"),
@@ -69,6 +83,45 @@ def normalize(post: Mapping[str, Any], *, ignore: Iterable[str] = ()) -> dict[st
             normalized.pop(key, None)
         normalized.get("terms", {}).pop(name, None)
     return normalized
+
+
+def _visible(
+    html: str, selectors: Sequence[Selector], patterns: Sequence[re.Pattern[str]]
+) -> HtmlElement:
+    """The parsed fragment without what the selectors select and the patterns match."""
+    root = htmltext.parse(html)
+    for select in selectors:
+        for el in select(root):
+            if el is not root:
+                el.drop_tree()  # its tail is the parent's text and stays
+    if patterns:
+        for el in root.iter():
+            if isinstance(el.tag, str) and el.text:
+                el.text = _strip(el.text, patterns)
+            if el is not root and el.tail:
+                el.tail = _strip(el.tail, patterns)
+    return root
+
+
+def _strip(text: str, patterns: Sequence[re.Pattern[str]]) -> str:
+    for pattern in patterns:
+        text = pattern.sub("", text)
+    return text
+
+
+def _without(blocks: list[str], patterns: Sequence[re.Pattern[str]]) -> list[str]:
+    """Blocks with the patterns removed once more, for text that spans inline elements
+    (``Views: <b>12</b>``); blocks left empty go."""
+    if not patterns:
+        return blocks
+    out = (htmltext.collapse(_strip(block, patterns)) for block in blocks)
+    return [block for block in out if block]
+
+
+def _inline(html: str, selectors: Sequence[Selector], patterns: Sequence[re.Pattern[str]]) -> str:
+    if not selectors and not patterns:
+        return htmltext.inline_text(html)
+    return " ".join(_without(htmltext.text_blocks(_visible(html, selectors, patterns)), patterns))
 
 
 def taxonomy_keys(post: Mapping[str, Any]) -> set[str]:

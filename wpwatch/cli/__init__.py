@@ -18,6 +18,7 @@ from wpwatch.cli import (
     demo,
     evidence,
     report,
+    rescore,
     run,
     serve,
     sites,
@@ -78,6 +79,7 @@ for command in (
     report.report,
     serve.serve,
     users.users,
+    rescore.rescore,
 ):
     cli.add_command(command)
 

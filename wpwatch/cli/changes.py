@@ -16,18 +16,29 @@ from wpwatch.cli._common import Ctx, global_options, json_option, one_line, pass
 @click.option("--since", help='Only changes detected since: "7d", "12h", "1w" or a date.')
 @click.option("--site", help="Only this site (URL or name).")
 @click.option("--kind", type=click.Choice(KINDS), help="Only this kind of change.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also the changes the site's ignore rules score as noise.")
 @global_options
 @pass_ctx
-def changes(obj: Ctx, as_json: bool, since: str | None, site: str | None, kind: str | None) -> None:
+def changes(
+    obj: Ctx, as_json: bool, since: str | None, site: str | None, kind: str | None,
+    show_all: bool,
+) -> None:
     """List detected changes, oldest first.
+
+    Changes whose every changed field the site's `ignore` rules set aside are noise:
+    kept in the archive, listed only with --all (marked "noise", with the rules).
 
     \b
     Examples:
       wpwatch changes --since 7d --kind deleted --json
       wpwatch changes --site iuhrdf --since 1w
+      wpwatch changes --all --json
     """
     site_url = obj.site_url(site) if site else None
-    rows = obj.archive.changes(since=since_to_iso(since), site=site_url, kind=kind)
+    rows = obj.archive.changes(
+        since=since_to_iso(since), site=site_url, kind=kind, with_noise=show_all
+    )
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -35,6 +46,8 @@ def changes(obj: Ctx, as_json: bool, since: str | None, site: str | None, kind: 
         click.echo("no changes")
     for r in rows:
         fields = f" [{', '.join(r['fields'])}]" if r["fields"] else ""
+        if r["verdict"] == "noise":
+            fields += f" noise: {'; '.join(r['noise_rules'])}"
         title = one_line(r["title"] or "(no title)")
         click.echo(
             f"#{r['id']}  {r['detected_at'][:19]}Z  {r['kind']:<11} {r['site_name'] or r['site']}  "
@@ -90,4 +103,6 @@ def history(obj: Ctx, site: str, type_: str, wp_id: int, as_json: bool) -> None:
         )
     for c in h["changes"]:
         fields = f" [{', '.join(c['fields'])}]" if c["fields"] else ""
+        if c["verdict"] == "noise":
+            fields += f" noise: {'; '.join(c['noise_rules'])}"
         click.echo(f"  change #{c['id']} {c['kind']} at {c['detected_at']}{fields}")

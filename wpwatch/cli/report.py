@@ -111,13 +111,18 @@ def diff_versions(
 )
 @click.option("--site", help="Only this site (URL or name).")
 @click.option("--base-url", help="Where DIR will be served: makes the feed's links absolute.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also the changes the site's ignore rules score as noise.")
 @global_options
 @pass_ctx
-def report(obj: Ctx, since: str, out_dir: Path, site: str | None, base_url: str | None) -> None:
+def report(
+    obj: Ctx, since: str, out_dir: Path, site: str | None, base_url: str | None, show_all: bool
+) -> None:
     """Write a static report: index.html, a page per change, feed.xml (Atom).
 
     The pages need no server and run no script: open DIR/index.html in a
-    browser, filter by site and kind, follow a change to its page.
+    browser, filter by site and kind, follow a change to its page. Changes the
+    site's `ignore` rules score as noise are left out unless --all.
 
     \b
     Example:
@@ -129,7 +134,8 @@ def report(obj: Ctx, since: str, out_dir: Path, site: str | None, base_url: str 
     site_url = obj.site_url(site) if site else None
     since_iso = since_to_iso(since)
     reports = [
-        change_report(c) for c in queries.changes(obj.archive, since=since_iso, site=site_url)
+        change_report(c)
+        for c in queries.changes(obj.archive, since=since_iso, site=site_url, with_noise=show_all)
     ]
     # The feed's id stays what it was for the same --site as typed (a name, or a URL).
     feed_site = (normalize_site_url(site) if "://" in site else site) if site else ""
