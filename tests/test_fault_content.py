@@ -1,4 +1,4 @@
-"""Hostile content (issue 6): what a post says must never break the watch or the reader.
+"""Hostile content: what a post says must never break the watch or the reader.
 
 Scripts, Slack control sequences, a 1 MB title, invalid UTF-8 and deeply
 nested HTML arrive through the fault-injection server as new posts. The

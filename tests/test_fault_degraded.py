@@ -1,4 +1,4 @@
-"""Degraded mode (issue 6): a closed REST API does not stop the watch.
+"""Degraded mode: a closed REST API does not stop the watch.
 
 When a security plugin, a "Disable REST API" plugin, a removed route or a web
 server rule closes the REST API, the RSS feed and the core sitemaps still

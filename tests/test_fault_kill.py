@@ -1,4 +1,4 @@
-"""Crash safety (issue 6): kill -9 at random points of rounds and of alert delivery.
+"""Crash safety: kill -9 at random points of rounds and of alert delivery.
 
 Thirty times in a row, the site changes (one post edited, one deleted, one
 published, none touched twice) and a `wpwatch crawl` with an email alert is

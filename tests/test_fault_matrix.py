@@ -1,4 +1,4 @@
-"""The fault matrix (issue 6): hostile and broken sites, one fault per test.
+"""The fault matrix: hostile and broken sites, one fault per test.
 
 Every test runs the real `wpwatch crawl` on two sites in one round: a healthy
 one and one behind the fault-injection server (tests/faultserver.py). Each

@@ -1,4 +1,4 @@
-"""Secrets (issue 6): no log line, report or error ever shows an SMTP password or webhook URL.
+"""Secrets: no log line, report or error ever shows an SMTP password or webhook URL.
 
 With an SMTP password and a Slack webhook URL configured through `env:`, every
 command a user runs, verbose included, in good times and bad (SMTP down, the

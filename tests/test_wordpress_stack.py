@@ -1,5 +1,5 @@
 """The real-WordPress test stack (tests/wordpress.py, tests/wp/) behaves as
-/work/shared/wordpress-facts.md describes. Anonymous HTTP through urllib only."""
+docs/wordpress-rest.md describes. Anonymous HTTP through urllib only."""
 
 from __future__ import annotations
 

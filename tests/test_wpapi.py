@@ -67,7 +67,7 @@ def test_route_url_for_pretty_and_plain_permalinks(root: str, expected: str) -> 
 
 
 def test_plus_offset_is_encoded() -> None:
-    # A literal '+' would turn into a space and give 400 Invalid date (facts §5).
+    # A literal '+' would turn into a space and give 400 Invalid date (docs/wordpress-rest.md §6).
     url = wpapi.route_url(
         "http://h/wp-json/", "wp/v2/posts", {"after": "2026-01-01T08:00:00+08:00"}
     )

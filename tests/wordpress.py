@@ -472,7 +472,7 @@ class WordPressStack:
                 f"ports (WPWATCH_WP_PORT sets the first test port)"
             )
         # Config files and database are written before php -S starts, so its opcache
-        # never holds an outdated copy (wordpress-facts.md §8).
+        # never holds an outdated copy (docs/wordpress-rest.md §14).
         self._ctl(
             port,
             ["setup", f"--timezone={timezone}", f"--permalinks={permalinks}"],

@@ -158,7 +158,7 @@ function wpwatch_site_config_path(string $state, int $port): string
 
 /**
  * Debian's wp-config.php loads /etc/wordpress/config-<host>.php and ignores the
- * port (wordpress-facts.md §0). This dispatcher, installed as config-127.0.0.1.php
+ * port (docs/wordpress-rest.md §14). This dispatcher, installed as config-127.0.0.1.php
  * and config-localhost.php, loads the config of the site on the request's port from
  * the state directory in $WPWATCH_WP_STATE (set for php -S and ctl.php), or else
  * /etc/wordpress/site-<port>.php. Same content for every state directory.
