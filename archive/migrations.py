@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from archive import schema as s
@@ -57,6 +57,15 @@ def add_working_notes(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def add_revisions(conn: Connection) -> None:
+    """Own sites: revisions WordPress saved (author, time), and which responses were
+    fetched with a login (``responses.authenticated``)."""
+    conn.execute(text(
+        "ALTER TABLE responses ADD COLUMN authenticated BOOLEAN NOT NULL DEFAULT false"
+    ))
+    s.revisions.create(conn, checkfirst=True)
+
+
 #: Every schema change after the first, oldest first; version 1 is the original tables.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "schedule", add_schedule),
@@ -64,6 +73,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "alert outbox", add_alert_outbox),
     Migration(5, "degraded-mode URLs", add_fallback_seen),
     Migration(6, "working notes", add_working_notes),
+    Migration(7, "revisions and authenticated responses", add_revisions),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
