@@ -12,6 +12,7 @@ WordPress answers.
 from __future__ import annotations
 
 import base64
+
 from core.config import Credentials
 from core.exceptions import RoundError, WPApiError
 from crawler import wpapi
