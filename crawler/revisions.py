@@ -13,6 +13,7 @@ to list users gets the public slug), asked once per author and round.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -83,8 +84,10 @@ class RevisionReader:
             if not isinstance(doc, dict) or doc.get("id") != rid:
                 raise WPApiError(f"expected revision {rid} from {self.fetcher.where(url)}")
             author = doc.get("author") if isinstance(doc.get("author"), int) else None
+            # the revision is a version of its post: the record carries the post's id
+            record = dataclasses.replace(to_record(None, doc), wp_id=wp_id)
             out.append(RevisionRecord(
-                wp_revision_id=rid, record=to_record(None, doc), response=raw(resp),
+                wp_revision_id=rid, record=record, response=raw(resp),
                 saved_gmt=str(doc.get("modified_gmt") or saved), author_id=author,
                 author_login=await self.login(author), autosave=rid in autosave_ids,
             ))
