@@ -58,6 +58,7 @@ def test_revisions_drafts_and_scheduled_posts(own_site: tuple[WPSite, dict[str, 
     post = site.create("Our statement", "<p>First words.</p>", as_user="alice")["id"]
     draft = site.create("Not yet", "<p>Draft text.</p>", status="draft", as_user="bob")["id"]
     scheduled = site.schedule("Embargoed", "<p>Later.</p>", in_seconds=3600)["id"]
+    other = site.create("Goes private", "<p>Soon hidden.</p>")["id"]
 
     wpwatch.run("crawl")  # the baseline
     assert last_round(wpwatch)["outcome"] == "ok"
@@ -73,6 +74,8 @@ def test_revisions_drafts_and_scheduled_posts(own_site: tuple[WPSite, dict[str, 
     site.update(post, content="<p>Third words.</p>", as_user="bob")
     site.update(post, content="<p>Fourth words.</p>", as_user="alice")
     site.update(draft, status="publish", as_user="bob")
+    site.publish_due(scheduled)  # goes live: neither its modified nor its date moves
+    site.update(other, status="private")
     wpwatch.run("crawl")
     assert last_round(wpwatch)["outcome"] == "ok", last_round(wpwatch)
 
@@ -93,6 +96,11 @@ def test_revisions_drafts_and_scheduled_posts(own_site: tuple[WPSite, dict[str, 
     shown = wpwatch.run("show", str(moved[0]["id"]), "--format", "text").stdout
     assert "draft" in shown and "publish" in shown, shown
     assert [c for c in changes if c["wp_id"] == post and c["kind"] == "edited"]
+    for wp_id, old, new in ((scheduled, "future", "publish"), (other, "publish", "private")):
+        (moved,) = [c for c in changes if c["wp_id"] == wp_id]
+        assert moved["kind"] == "edited" and "status" in moved["fields"], moved
+        shown = wpwatch.run("show", str(moved["id"]), "--format", "text").stdout
+        assert old in shown and new in shown, shown
 
     # A round run again stores nothing twice; verify holds with revisions in the chain.
     wpwatch.run("crawl")
