@@ -260,8 +260,9 @@ def _write_warc(
         "wpwatch-chain-head": f"{head[0]} {head[1]}" if head else "empty",
         "wpwatch-note": "request records hold the method, URL and Host only (request headers are "
                         "not stored; a request made with a site's login says "
-                        "'Authorization: [redacted]'); Transfer-Encoding and a stale Content-Length are kept as "
-                        "X-Archive-Orig-* headers because the payload is stored decoded",
+                        "'Authorization: [redacted]'); Transfer-Encoding and a stale "
+                        "Content-Length are kept as X-Archive-Orig-* headers because the "
+                        "payload is stored decoded",
     }
     writer.write_record(writer.create_warcinfo_record("", info))
     written: dict[int, str] = {}  # response id -> WARC-Record-ID of its response record

@@ -63,9 +63,10 @@ def raw(resp: Response) -> RawResponse:
         for v in values
     ]
     try:
-        authenticated = b"Authorization" in resp.request.headers
+        request = resp.request
     except AttributeError:  # a response built without its request (tests)
-        authenticated = False
+        request = None
+    authenticated = request is not None and b"Authorization" in request.headers
     return RawResponse(
         url=resp.url, status=resp.status, headers=headers, body=resp.body, fetched_at=utcnow(),
         authenticated=authenticated,

@@ -15,7 +15,6 @@ import re
 import sqlite3
 import zipfile
 import zlib
-from pathlib import Path
 from typing import Any
 
 import pytest
