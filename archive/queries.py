@@ -74,6 +74,8 @@ class StoredChange:
     old: StoredVersion | None  # from_version (the last version, for a gone post)
     new: StoredVersion | None  # to_version
     evidence: StoredResponse | None  # why a post counts as gone
+    #: revisions WordPress saved up to ``new`` since the version before it (own sites)
+    revisions: tuple[dict[str, Any], ...] = ()
 
 
 class _Reader:
@@ -189,6 +191,7 @@ class _Reader:
                 c.from_version_id,
                 c.to_version_id,
                 c.response_id,
+                c.post_id,
                 st.url.label("site"),
                 st.name.label("site_name"),
                 p.type,
@@ -218,9 +221,30 @@ class _Reader:
                 old=self.version(row.from_version_id),
                 new=self.version(row.to_version_id),
                 evidence=self.response(row.response_id),
+                revisions=self.revisions(row.post_id, row.to_version_id),
             )
             for row in self.conn.execute(q).all()
         ]
+
+    def revisions(self, post_id: int, to_version: int | None) -> tuple[dict[str, Any], ...]:
+        """The revisions stored with the round that stored ``to_version`` (after it, before
+        the post's next polled version): those WordPress saved up to that version."""
+        if to_version is None:
+            return ()
+        v, rv = s.versions.c, s.revisions.c
+        later_poll = self.conn.execute(
+            select(func.min(v.id)).where(v.post_id == post_id, v.id > to_version,
+                                         v.id.not_in(select(rv.version_id)))
+        ).scalar()
+        q = select(rv.wp_revision_id, rv.autosave, rv.author_id, rv.author_login, rv.saved_gmt
+                   ).where(rv.post_id == post_id, rv.version_id > to_version)
+        if later_poll is not None:
+            q = q.where(rv.version_id < later_poll)
+        return tuple(
+            {"id": r.wp_revision_id, "autosave": bool(r.autosave), "author": r.author_id,
+             "author_login": r.author_login, "saved_gmt": r.saved_gmt}
+            for r in self.conn.execute(q.order_by(rv.saved_gmt, rv.wp_revision_id))
+        )
 
 
 def version(archive: Archive, version_id: int) -> StoredVersion | None:

@@ -94,7 +94,12 @@ def test_revisions_drafts_and_scheduled_posts(own_site: tuple[WPSite, dict[str, 
     assert [c["kind"] for c in moved] == ["edited"] and "status" in moved[0]["fields"]
     shown = wpwatch.run("show", str(moved[0]["id"]), "--format", "text").stdout
     assert "draft" in shown and "publish" in shown, shown
-    assert [c for c in changes if c["wp_id"] == post and c["kind"] == "edited"]
+    (edit,) = [c for c in changes if c["wp_id"] == post and c["kind"] == "edited"]
+    for fmt in ("text", "md", "html"):
+        shown = wpwatch.run("show", str(edit["id"]), "--format", fmt).stdout
+        assert "3 revisions saved" in shown and "2 users (alice, bob)" in shown, shown
+    shown_json = wpwatch.json("show", str(edit["id"]), "--format", "json")
+    assert [r["author_login"] for r in shown_json["revisions"]] == ["alice", "bob", "alice"]
     for wp_id, old, new in ((scheduled, "future", "publish"), (other, "publish", "private")):
         (moved,) = [c for c in changes if c["wp_id"] == wp_id]
         assert moved["kind"] == "edited" and "status" in moved["fields"], moved
