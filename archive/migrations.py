@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from archive import schema as s
@@ -60,9 +60,11 @@ def add_working_notes(conn: Connection) -> None:
 def add_revisions(conn: Connection) -> None:
     """Own sites: revisions WordPress saved (author, time), and which responses were
     fetched with a login (``responses.authenticated``)."""
-    conn.execute(text(
-        "ALTER TABLE responses ADD COLUMN authenticated BOOLEAN NOT NULL DEFAULT false"
-    ))
+    columns = {c["name"] for c in inspect(conn).get_columns("responses")}
+    if "authenticated" not in columns:  # (an archive rebuilt from newer tables has it)
+        conn.execute(text(
+            "ALTER TABLE responses ADD COLUMN authenticated BOOLEAN NOT NULL DEFAULT false"
+        ))
     s.revisions.create(conn, checkfirst=True)
 
 
