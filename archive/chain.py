@@ -97,9 +97,15 @@ def version_record(
     modified_gmt: str | None,
     revision_count: int | None,
     response: ResponseEvidence,
+    revision: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The canonical record of a stored version."""
-    return {
+    """The canonical record of a stored version.
+
+    A version that is a revision WordPress saved (own sites) also names the
+    revision: its id, whether it is an autosave, its author (id and login) and
+    when it was saved; other versions' records are as they always were.
+    """
+    record = {
         "chain": CHAIN_FORMAT,
         "record": "version",
         "site": site,
@@ -112,6 +118,9 @@ def version_record(
         "revision_count": revision_count,
         "response": response.as_dict(),
     }
+    if revision is not None:
+        record["revision"] = dict(revision)
+    return record
 
 
 def change_record(
@@ -257,16 +266,18 @@ def chain_head(conn: Connection, site_id: int) -> tuple[int, str] | None:
 # -- records as they are in the database ------------------------------------------------
 def version_records(conn: Connection, site_id: int) -> dict[int, dict[str, Any]]:
     """The canonical record of every version of a site, recomputed from its rows."""
-    v, p, r = s.versions.c, s.posts.c, s.responses.c
+    v, p, r, rv = s.versions.c, s.posts.c, s.responses.c, s.revisions.c
     site = conn.execute(select(s.sites.c.url).where(s.sites.c.id == site_id)).scalar_one()
     rows = conn.execute(
         select(
             v.id, v.fetched_at, v.item_index, v.content_hash, v.modified_gmt, v.revision_count,
             p.type, p.wp_id, r.method, r.url, r.status, r.fetched_at.label("r_fetched_at"),
-            r.sha256, r.size, r.headers,
+            r.sha256, r.size, r.headers, rv.wp_revision_id, rv.autosave, rv.author_id,
+            rv.author_login, rv.saved_gmt,
         )
         .join(s.posts, p.id == v.post_id)
         .join(s.responses, r.id == v.response_id, isouter=True)
+        .join(s.revisions, rv.version_id == v.id, isouter=True)
         .where(p.site_id == site_id)
     ).mappings()
     out: dict[int, dict[str, Any]] = {}
@@ -281,6 +292,11 @@ def version_records(conn: Connection, site_id: int) -> dict[int, dict[str, Any]]
             modified_gmt=row["modified_gmt"],
             revision_count=row["revision_count"],
             response=_evidence(row),
+            revision=None if row["wp_revision_id"] is None else {
+                "id": row["wp_revision_id"], "autosave": bool(row["autosave"]),
+                "author": row["author_id"], "author_login": row["author_login"],
+                "saved_gmt": row["saved_gmt"],
+            },
         )
     return out
 

@@ -259,8 +259,10 @@ def _write_warc(
         "isPartOf": site["url"],
         "wpwatch-chain-head": f"{head[0]} {head[1]}" if head else "empty",
         "wpwatch-note": "request records hold the method, URL and Host only (request headers are "
-                        "not stored); Transfer-Encoding and a stale Content-Length are kept as "
-                        "X-Archive-Orig-* headers because the payload is stored decoded",
+                        "not stored; a request made with a site's login says "
+                        "'Authorization: [redacted]'); Transfer-Encoding and a stale "
+                        "Content-Length are kept as X-Archive-Orig-* headers because the "
+                        "payload is stored decoded",
     }
     writer.write_record(writer.create_warcinfo_record("", info))
     written: dict[int, str] = {}  # response id -> WARC-Record-ID of its response record
@@ -339,8 +341,11 @@ def _write_exchange(conn: Connection, writer: WARCWriter, site_url: str, respons
     )
     split = urlsplit(row["url"])
     target = (split.path or "/") + (f"?{split.query}" if split.query else "")
+    request_headers = [("Host", split.netloc)]
+    if row.get("authenticated"):  # an own site's login: that it was sent, never what it was
+        request_headers.append(("Authorization", "[redacted]"))
     request_http = StatusAndHeaders(f"{row['method']} {target} HTTP/1.1",
-                                    [("Host", split.netloc)], is_http_request=True)
+                                    request_headers, is_http_request=True)
     request = writer.create_warc_record(
         row["url"], "request", payload=BytesIO(b""), length=0, http_headers=request_http,
         warc_headers_dict={

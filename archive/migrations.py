@@ -67,6 +67,17 @@ def add_ignore_rules(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE changes ADD COLUMN {column} {kind}"))
 
 
+def add_revisions(conn: Connection) -> None:
+    """Own sites: revisions WordPress saved (author, time), and which responses were
+    fetched with a login (``responses.authenticated``)."""
+    columns = {c["name"] for c in inspect(conn).get_columns("responses")}
+    if "authenticated" not in columns:  # (an archive rebuilt from newer tables has it)
+        conn.execute(text(
+            "ALTER TABLE responses ADD COLUMN authenticated BOOLEAN NOT NULL DEFAULT false"
+        ))
+    s.revisions.create(conn, checkfirst=True)
+
+
 #: Every schema change after the first, oldest first; version 1 is the original tables.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "schedule", add_schedule),
@@ -75,6 +86,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "degraded-mode URLs", add_fallback_seen),
     Migration(6, "working notes", add_working_notes),
     Migration(7, "ignore rules", add_ignore_rules),
+    Migration(8, "revisions and authenticated responses", add_revisions),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -76,6 +76,8 @@ class StoredChange:
     evidence: StoredResponse | None  # why a post counts as gone
     verdict: str = "change"  # "noise": every changed field set aside by the ignore rules
     noise_rules: tuple[str, ...] = ()  # the rules that made it noise
+    #: revisions WordPress saved up to ``new`` since the version before it (own sites)
+    revisions: tuple[dict[str, Any], ...] = ()
 
 
 class _Reader:
@@ -193,6 +195,7 @@ class _Reader:
                 c.response_id,
                 c.verdict,
                 c.noise_rules,
+                c.post_id,
                 st.url.label("site"),
                 st.name.label("site_name"),
                 p.type,
@@ -224,9 +227,30 @@ class _Reader:
                 evidence=self.response(row.response_id),
                 verdict=row.verdict or "change",
                 noise_rules=tuple(json.loads(row.noise_rules or "[]")),
+                revisions=self.revisions(row.post_id, row.to_version_id),
             )
             for row in self.conn.execute(q).all()
         ]
+
+    def revisions(self, post_id: int, to_version: int | None) -> tuple[dict[str, Any], ...]:
+        """The revisions stored with the round that stored ``to_version`` (after it, before
+        the post's next polled version): those WordPress saved up to that version."""
+        if to_version is None:
+            return ()
+        v, rv = s.versions.c, s.revisions.c
+        later_poll = self.conn.execute(
+            select(func.min(v.id)).where(v.post_id == post_id, v.id > to_version,
+                                         v.id.not_in(select(rv.version_id)))
+        ).scalar()
+        q = select(rv.wp_revision_id, rv.autosave, rv.author_id, rv.author_login, rv.saved_gmt
+                   ).where(rv.post_id == post_id, rv.version_id > to_version)
+        if later_poll is not None:
+            q = q.where(rv.version_id < later_poll)
+        return tuple(
+            {"id": r.wp_revision_id, "autosave": bool(r.autosave), "author": r.author_id,
+             "author_login": r.author_login, "saved_gmt": r.saved_gmt}
+            for r in self.conn.execute(q.order_by(rv.saved_gmt, rv.wp_revision_id))
+        )
 
 
 def version(archive: Archive, version_id: int) -> StoredVersion | None:

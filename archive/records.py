@@ -19,6 +19,7 @@ class RawResponse:
     body: bytes = field(repr=False)
     fetched_at: str = ""
     method: str = "GET"
+    authenticated: bool = False  # the request carried an own site's login (never stored)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,28 @@ class PostRecord:
     #: The REST record as received, for scoring under ignore rules (not stored: the
     #: response's bytes are).
     raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class RevisionRecord:
+    """One revision (or autosave) WordPress saved of a post, fetched on its own URL.
+
+    ``record`` is the revision normalized as a post; ``saved_gmt`` its ``modified_gmt``;
+    ``author_login`` the login of ``author_id`` when the site told it.
+    """
+
+    wp_revision_id: int
+    record: PostRecord
+    response: RawResponse
+    saved_gmt: str
+    author_id: int | None
+    author_login: str | None
+    autosave: bool = False
+
+    def as_chain(self) -> dict[str, Any]:
+        """What a version's chain record says of the revision it is."""
+        return {"id": self.wp_revision_id, "autosave": self.autosave, "author": self.author_id,
+                "author_login": self.author_login, "saved_gmt": self.saved_gmt}
 
 
 @dataclass(frozen=True)

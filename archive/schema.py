@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -72,6 +73,8 @@ responses = Table(
     Column("sha256", String(64), nullable=False),  # of the raw (uncompressed) bytes
     Column("size", Integer, nullable=False),
     Column("fetched_at", String(32), nullable=False),
+    # the request carried an own site's login (the Authorization header is never stored)
+    Column("authenticated", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 posts = Table(
@@ -108,6 +111,23 @@ versions = Table(
     UniqueConstraint("post_id", "response_id"),
 )
 Index("ix_versions_post", versions.c.post_id)
+
+#: Versions that are revisions WordPress saved (own sites, read with credentials): who
+#: saved each and when. Such a version never becomes a post's current version.
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("version_id", Integer, ForeignKey("versions.id"), primary_key=True),
+    Column("post_id", Integer, ForeignKey("posts.id"), nullable=False),
+    Column("wp_revision_id", Integer, nullable=False),
+    Column("autosave", Boolean, nullable=False, default=False),
+    Column("author_id", Integer),
+    Column("author_login", String(200)),
+    Column("saved_gmt", String(32), nullable=False),  # the revision's modified_gmt
+    # an autosave keeps its id when it is overwritten: its time tells the saves apart
+    UniqueConstraint("post_id", "wp_revision_id", "saved_gmt"),
+)
+Index("ix_revisions_post", revisions.c.post_id)
 
 rounds = Table(
     "rounds",

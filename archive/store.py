@@ -38,6 +38,7 @@ from archive.records import (
     Outcome,
     PostRecord,
     RawResponse,
+    RevisionRecord,
     Scorer,
     TypeState,
 )
@@ -127,6 +128,19 @@ class Archive:
         """Every post of the site, by type (one query): what a round starts from."""
         with self.engine.connect() as conn:
             return rounds.known_posts_by_type(conn, site_id)
+
+    def known_revisions(self, site_id: int) -> dict[tuple[str, int], frozenset[tuple[int, str]]]:
+        """(type, wp_id) → the (revision id, save time) pairs stored of that post."""
+        p, rv = s.posts.c, s.revisions.c
+        out: dict[tuple[str, int], set[tuple[int, str]]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(
+                select(p.type, p.wp_id, rv.wp_revision_id, rv.saved_gmt)
+                .join(s.posts, p.id == rv.post_id).where(p.site_id == site_id)
+            ):
+                out.setdefault((row.type, row.wp_id), set()).add(
+                    (row.wp_revision_id, row.saved_gmt))
+        return {k: frozenset(v) for k, v in out.items()}
 
     # -- rounds ---------------------------------------------------------------------
     def start_round(self, site_id: int, full: bool) -> int:
@@ -229,6 +243,14 @@ class Archive:
             if type_state is not None:
                 rounds.save_type_state(conn, site_id, type_state)
             return out
+
+    def record_revisions(
+        self, *, site_id: int, type_: str, wp_id: int, revisions: Iterable[RevisionRecord]
+    ) -> int:
+        """Revisions WordPress saved of one post, as versions in the chain (one transaction)."""
+        with self.engine.begin() as conn:
+            return writes.record_revisions(conn, site_id=site_id, type_=type_, wp_id=wp_id,
+                                           revisions=revisions)
 
     def record_fallback_posts(
         self,
@@ -375,8 +397,13 @@ class Archive:
             return scoring.rescore(conn, rules_of, site=site, since=since)
 
     def history(self, site_url: str, type_: str, wp_id: int) -> dict[str, Any] | None:
-        """A post and all its stored versions, oldest first."""
-        p, v, r = s.posts.c, s.versions.c, s.responses.c
+        """A post and all its stored versions, oldest first.
+
+        Each version says the post's WordPress ``status``, whether that is ``public``,
+        and, for a revision WordPress saved, ``revision`` (id, autosave, author,
+        author_login, saved_gmt; None for the versions our polls stored).
+        """
+        p, v, r, rv = s.posts.c, s.versions.c, s.responses.c, s.revisions.c
         with self.engine.connect() as conn:
             post = conn.execute(
                 select(s.posts, s.sites.c.url.label("site"))
@@ -387,12 +414,15 @@ class Archive:
                 return None
             rows = conn.execute(
                 select(v.id, v.content_hash, v.fetched_at, v.modified_gmt, v.revision_count,
-                       v.item_index, r.sha256, r.url, r.status)
+                       v.item_index, v.normalized, r.sha256, r.url, r.status,
+                       rv.wp_revision_id, rv.autosave, rv.author_id, rv.author_login,
+                       rv.saved_gmt)
                 .join(s.responses, r.id == v.response_id)
+                .join(s.revisions, rv.version_id == v.id, isouter=True)
                 .where(v.post_id == post["id"])
                 .order_by(v.id)
             ).mappings()
-            versions = [dict(x) for x in rows]
+            versions = [_history_version(dict(x)) for x in rows]
             chg = conn.execute(
                 select(s.changes.c.id, s.changes.c.kind, s.changes.c.detected_at,
                        s.changes.c.fields, s.changes.c.to_version_id, s.changes.c.verdict,
@@ -436,3 +466,18 @@ def scored_fields(row: Any) -> dict[str, Any]:
         "noise_rules": codec.fields_list(row.noise_rules) if row.noise_rules else [],
         "ruleset": row.ruleset,
     }
+
+
+def _history_version(row: dict[str, Any]) -> dict[str, Any]:
+    """A version row of `history`: its WordPress status, and the revision it is, if one."""
+    wp_status = codec.unpack(row.pop("normalized")).get("status")
+    revision = None
+    if row["wp_revision_id"] is not None:
+        revision = {"id": row["wp_revision_id"], "autosave": bool(row["autosave"]),
+                    "author": row["author_id"], "author_login": row["author_login"],
+                    "saved_gmt": row["saved_gmt"]}
+    for key in ("wp_revision_id", "autosave", "author_id", "author_login", "saved_gmt"):
+        row.pop(key)
+    return row | {"wp_status": wp_status,
+                  "public": None if wp_status is None or revision else wp_status == "publish",
+                  "revision": revision}

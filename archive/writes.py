@@ -33,6 +33,7 @@ from archive.records import (
     Outcome,
     PostRecord,
     RawResponse,
+    RevisionRecord,
     Scorer,
     Verdict,
 )
@@ -76,6 +77,7 @@ def store_response(conn: Connection, site_id: int, resp: RawResponse) -> StoredR
             sha256=evidence.sha256,
             size=evidence.size,
             fetched_at=resp.fetched_at,
+            authenticated=resp.authenticated,
         )
     )
     return inserted_id(res), evidence
@@ -88,8 +90,12 @@ def insert_version(
     rec: PostRecord,
     response: RawResponse,
     stored: StoredResponse,
+    revision: RevisionRecord | None = None,
 ) -> int:
-    """Insert one version (and its chain link) pointing into a stored response."""
+    """Insert one version (and its chain link) pointing into a stored response.
+
+    A ``revision`` (a revision WordPress saved) is named in the version's chain record.
+    """
     response_id, evidence = stored
     version_id = inserted_id(chain.conn.execute(insert(s.versions).values(
         post_id=post_id, response_id=response_id, item_index=rec.item_index,
@@ -101,6 +107,7 @@ def insert_version(
         site=chain.site_url, type_=type_, wp_id=rec.wp_id, fetched_at=response.fetched_at,
         item_index=rec.item_index, content_hash=rec.content_hash,
         modified_gmt=rec.modified_gmt, revision_count=rec.revision_count, response=evidence,
+        revision=revision.as_chain() if revision is not None else None,
     ))
     return version_id
 
@@ -421,6 +428,43 @@ def record_over_fallback(
             )
             out.changes.append((cid, kind))
     return out
+
+
+def record_revisions(
+    conn: Connection, *, site_id: int, type_: str, wp_id: int,
+    revisions: Iterable[RevisionRecord],
+) -> int:
+    """Revisions WordPress saved of one post, each its own version in the chain; how many
+    were new.
+
+    They sit beside the versions our polls stored and never become the post's
+    current version (the poll's version says what the post is now). A revision
+    already stored (same id and save time) is skipped, so a round run twice
+    stores nothing twice. The post must be stored already (its poll comes first).
+    """
+    p, rv = s.posts.c, s.revisions.c
+    post_id = conn.execute(select(p.id).where(
+        p.site_id == site_id, p.type == type_, p.wp_id == wp_id)).scalar()
+    if post_id is None:
+        raise ArchiveError(f"revisions of {type_}/{wp_id}, a post not in the archive")
+    chain = ChainWriter(conn, site_id, utcnow())
+    added = 0
+    for rev in sorted(revisions, key=lambda r: (r.saved_gmt, r.wp_revision_id)):
+        exists = conn.execute(select(rv.version_id).where(
+            rv.post_id == post_id, rv.wp_revision_id == rev.wp_revision_id,
+            rv.saved_gmt == rev.saved_gmt)).first()
+        if exists is not None:
+            continue
+        stored = store_response(conn, site_id, rev.response)
+        version_id = insert_version(chain, post_id, type_, rev.record, rev.response, stored,
+                                    revision=rev)
+        conn.execute(insert(s.revisions).values(
+            version_id=version_id, post_id=post_id, wp_revision_id=rev.wp_revision_id,
+            autosave=rev.autosave, author_id=rev.author_id, author_login=rev.author_login,
+            saved_gmt=rev.saved_gmt,
+        ))
+        added += 1
+    return added
 
 
 def mark_fallback_seen(conn: Connection, site_id: int, urls: Iterable[str]) -> int:

@@ -26,8 +26,10 @@ DEFAULT_INTERVAL = 15 * 60
 DEFAULT_FULL_INTERVAL = 24 * 3600
 SITE_KEYS = {
     "name", "url", "interval", "full_interval", "types", "active_hours", "round_timeout", "ignore",
-    "allow_other_host", "weight",
+    "allow_other_host", "weight", "username", "app_password",
 }
+#: Site keys holding a WordPress login and its application password (an own site).
+CREDENTIAL_KEYS = ("username", "app_password")
 DEFAULT_KEYS = {
     "interval", "full_interval", "active_hours", "round_timeout", "grace", "concurrency",
     "report_url", "tsa_url", "base_url", "labels", "ignore",
@@ -56,6 +58,22 @@ def parse_hours(value: Any, what: str) -> tuple[int, int] | None:
 
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """A WordPress login and application password, for Basic auth on the site's REST API.
+
+    The password never shows: not in ``repr``, not in ``str``, not in errors.
+    """
+
+    username: str
+    app_password: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Credentials(username={self.username!r}, app_password='[redacted]')"
+
+    __str__ = __repr__
+
+
 @dataclass
 class SiteConfig:
     name: str
@@ -69,6 +87,22 @@ class SiteConfig:
     weight: float = 1.0  # multiplies the priority score of the site's changes (web/)
     #: Ignore rules: [defaults.ignore] and the site's own, checked (see parse_ignore).
     ignore: IgnoreTable = field(default_factory=dict)
+    #: ``username`` and ``app_password`` as written (literal or "env:NAME"); see `credentials`.
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+
+    def credentials(self) -> Credentials | None:
+        """The site's login, its ``env:`` references read now; None for an anonymous site."""
+        if self.auth is None:
+            return None
+        user, password = (
+            str(resolve_env(value, f"sites.{self.name}.{key}"))
+            for key, value in zip(CREDENTIAL_KEYS, self.auth, strict=True)
+        )
+        if not user.strip() or not password.strip():
+            empty = "username" if not user.strip() else "app_password"
+            raise ConfigError(f"sites.{self.name}.{empty} is empty: set it, or remove both "
+                              "username and app_password to watch the site anonymously")
+        return Credentials(user.strip(), password.strip())
 
     @property
     def budget(self) -> float:
@@ -93,7 +127,10 @@ class Config:
     alerts: list[dict[str, Any]] = field(default_factory=list)
 
     def check(self) -> None:
-        """What `parse` leaves for later: `env:` references of [defaults] resolve."""
+        """What `parse` leaves for later: `env:` references of [defaults] and of sites' logins
+        resolve."""
+        for site in self.sites:
+            site.credentials()
         for key in URL_DEFAULTS:
             value = self.defaults.get(key)
             if isinstance(value, str) and value.startswith("env:"):
@@ -193,6 +230,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Config:
                 ignore=merge_ignore(
                     d_ignore, parse_ignore(raw.get("ignore"), f"{where}: [sites.ignore] of {name}")
                 ),
+                auth=_site_auth(raw, name),
             )
         )
     alerts = _alert_tables(data.get("alerts", []) or [], where)
@@ -281,6 +319,23 @@ _CHECK_RULE: dict[str, Callable[[str, str], None]] = {
     "selectors": _check_selector,
     "patterns": _check_pattern,
 }
+
+
+def _site_auth(raw: dict[str, Any], name: str) -> tuple[str, str] | None:
+    """``username`` and ``app_password`` of a [[sites]] table: both or neither, strings."""
+    given = [key for key in CREDENTIAL_KEYS if key in raw]
+    if not given:
+        return None
+    if len(given) == 1:
+        missing = next(k for k in CREDENTIAL_KEYS if k not in raw)
+        raise ConfigError(
+            f"sites.{name}: {given[0]} without {missing}: an own site needs both, e.g. "
+            f'username = "env:OURS_WP_USER" and app_password = "env:OURS_WP_APP_PASSWORD"'
+        )
+    for key in CREDENTIAL_KEYS:
+        if not isinstance(raw[key], str):
+            raise ConfigError(f"sites.{name}.{key} must be a string (a login, or \"env:NAME\")")
+    return str(raw["username"]), str(raw["app_password"])
 
 
 def _check_defaults(defaults: dict[str, Any]) -> None:

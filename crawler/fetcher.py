@@ -86,12 +86,27 @@ class Fetcher:
     """GETs for one round of one site, bounded by the round's deadline (loop time)."""
 
     def __init__(self, crawler: Any, site_url: str, policy: FetchPolicy,
-                 budget: float | None = None) -> None:
+                 budget: float | None = None, authorization: bytes | None = None) -> None:
         self.crawler = crawler
         self.site_url = site_url
         self.policy = policy
         self.budget = budget
         self.deadline: float | None = None
+        # an own site's Basic auth (crawler.auth): sent only to the site's own host
+        self._authorization = authorization
+
+    @property
+    def authenticated(self) -> bool:
+        return self._authorization is not None
+
+    def _headers(self, url: str, follow_redirects: bool) -> dict[str, bytes]:
+        """The login for API requests to the site's own host; nothing for anything else."""
+        if self._authorization is None or follow_redirects:
+            return {}
+        parts, site = urlsplit(url), urlsplit(self.site_url)
+        if (parts.scheme, parts.hostname, parts.port) != (site.scheme, site.hostname, site.port):
+            return {}
+        return {"Authorization": self._authorization}
 
     def start_clock(self) -> None:
         if self.budget:
@@ -134,7 +149,8 @@ class Fetcher:
                                     "dont_redirect": not follow_redirects, TRIES: attempt + 1}
             if remaining is not None:
                 meta["download_timeout"] = max(0.05, min(self.policy.download_timeout, remaining))
-            request = scrapy.Request(url, dont_filter=True, meta=meta)
+            request = scrapy.Request(url, dont_filter=True, meta=meta,
+                                     headers=self._headers(url, follow_redirects))
             try:
                 resp = await self._download(request, remaining)
             except IgnoreRequest as exc:

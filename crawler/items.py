@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archive import PostRecord, RawResponse, TypeState
+from archive.records import RevisionRecord
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,18 @@ class PostGone:
     kind: str
     response: RawResponse
     type_state: TypeState | None = None
+
+
+@dataclass(frozen=True)
+class RevisionsFetched:
+    """Revisions WordPress saved of one post (own sites), each fetched on its own URL.
+
+    Yielded after the `PostsFetched` that carried the post, so the post is stored first.
+    """
+
+    type: str
+    wp_id: int
+    revisions: list[RevisionRecord] = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy.http import Response
 
@@ -38,8 +38,12 @@ from archive import KnownPost, RawResponse, TypeState
 from core.exceptions import HTTPFault, RestClosed, RoundError, WPApiError
 from core.values import utcnow
 from crawler import wpapi
+from crawler.auth import EDIT_PARAMS
 from crawler.fetcher import Fetcher, RoundTimedOut, headers_of
 from crawler.items import STATE_CARRIERS, PostGone, PostsFetched, TypeDone
+
+if TYPE_CHECKING:
+    from crawler.revisions import RevisionReader
 
 logger = logging.getLogger(f"wpwatch.{__name__}")
 
@@ -58,8 +62,14 @@ def raw(resp: Response) -> RawResponse:
         for k, values in resp.headers.items()
         for v in values
     ]
+    try:
+        request = resp.request
+    except AttributeError:  # a response built without its request (tests)
+        request = None
+    authenticated = request is not None and b"Authorization" in request.headers
     return RawResponse(
-        url=resp.url, status=resp.status, headers=headers, body=resp.body, fetched_at=utcnow()
+        url=resp.url, status=resp.status, headers=headers, body=resp.body, fetched_at=utcnow(),
+        authenticated=authenticated,
     )
 
 
@@ -98,7 +108,7 @@ class TypeRound:
 
     def __init__(self, fetcher: Fetcher, root: str, ctype: wpapi.ContentType, st: TypeState,
                  known: Mapping[int, KnownPost], *, full: bool, overlap: timedelta,
-                 problems: list[str]) -> None:
+                 problems: list[str], revisions: RevisionReader | None = None) -> None:
         self.fetcher = fetcher
         self.root = root
         self.ctype = ctype
@@ -107,6 +117,9 @@ class TypeRound:
         self.full = full
         self.overlap = overlap
         self.problems = problems
+        # an own site (credentials): what the editor sees, and every saved revision
+        self.revisions = revisions
+        self.edit_params = EDIT_PARAMS if fetcher.authenticated else {}
 
     async def run(self) -> AsyncIterator[Any]:
         """Every item of the type's round, its `TypeDone` last; a skipped type moves nothing."""
@@ -164,6 +177,7 @@ class TypeRound:
             if k is None or k.state != "published":
                 moved.add(wp_id)
 
+        moved |= self.scheduled_or_recent()
         fetched: dict[int, dict[str, Any]] = {}
         async for item in self.fetch_records(sorted(moved), fetched):
             yield item
@@ -183,8 +197,26 @@ class TypeRound:
         stored = [{"id": i} for i in newest if i in known and known[i].state == "published"]
         self._advance([*fetched.values(), *listed.values(), *stored])
 
+    def scheduled_or_recent(self) -> set[int]:
+        """Own sites: known posts dated after now − overlap, scheduled ones included.
+
+        A scheduled post is listed (``status=any``) long before it goes live, and
+        going live moves neither its ``modified`` nor its date: its record is read
+        again each round until its date is safely past. Anonymous rounds: none.
+        """
+        if not self.fetcher.authenticated:
+            return set()
+        horizon = wpapi.query_date(utcnow().replace("Z", "")[:19], self.overlap) or ""
+        return {i for i, k in self.known.items()
+                if k.state == "published" and (k.date_gmt or "") >= horizon.rstrip("Z")}
+
     def _advance(self, rows: Iterable[dict[str, Any]]) -> None:
         st = self.st
+        if self.fetcher.authenticated:  # scheduled posts carry future stamps: not watermarks
+            now = utcnow()[:19]
+            rows = [{k: v for k, v in row.items()
+                     if not (k in ("modified_gmt", "date_gmt") and isinstance(v, str) and v > now)}
+                    for row in rows]
         for row in rows:
             st.modified_watermark = wpapi.max_stamp(st.modified_watermark, row.get("modified_gmt"))
             st.date_watermark = wpapi.max_stamp(st.date_watermark, row.get("date_gmt"))
@@ -196,7 +228,7 @@ class TypeRound:
         self, params: dict[str, Any], page: int
     ) -> tuple[list[dict[str, Any]], int | None, int | None, Response]:
         url = wpapi.route_url(self.root, self.ctype.route,
-                              {**params, "per_page": PER_PAGE, "page": page})
+                              {**params, **self.edit_params, "per_page": PER_PAGE, "page": page})
         resp = await self.fetcher.get(url)
         where = self.fetcher.where(url)
         if resp.status == 400 and wpapi.error_code(resp.body) == "rest_post_invalid_page_number":
@@ -277,6 +309,8 @@ class TypeRound:
                 yield PostsFetched(type=self.ctype.rest_base, response=raw(resp),
                                    posts=list(enumerate(batch)), baseline=baseline,
                                    total=totals[0])
+                async for item in self.revisions_of(batch):
+                    yield item
             if len(batch) < PER_PAGE or page >= MAX_PAGES:
                 break
             page += 1
@@ -301,6 +335,16 @@ class TypeRound:
             if batch:
                 yield PostsFetched(type=self.ctype.rest_base, response=raw(resp),
                                    posts=list(enumerate(batch)), baseline=baseline, total=total)
+                async for item in self.revisions_of(batch):
+                    yield item
+
+    async def revisions_of(self, posts: list[dict[str, Any]]) -> AsyncIterator[Any]:
+        """The revisions WordPress saved of these posts (own sites only), after them."""
+        if self.revisions is None:
+            return
+        async for item in self.revisions.for_posts(self.ctype.route, self.ctype.rest_base,
+                                                    posts):
+            yield item
 
     async def judge_gone(self, ids: list[int]) -> AsyncIterator[Any]:
         base = self.ctype.rest_base

@@ -23,6 +23,7 @@ from crawler.items import (
     FallbackSeen,
     PostGone,
     PostsFetched,
+    RevisionsFetched,
     RoundEnd,
     TypeDone,
 )
@@ -139,6 +140,9 @@ class ArchivePipeline:
                 self.crawler.signals.send_catch_log(
                     posts_stored, site_url=self.crawler.spider.site_url, type=item.type,
                     count=len(item.posts), total=item.total)
+        elif isinstance(item, RevisionsFetched):
+            archive.record_revisions(site_id=site_id, type_=item.type, wp_id=item.wp_id,
+                                     revisions=item.revisions)
         elif isinstance(item, PostGone):
             archive.record_gone(
                 site_id=site_id, round_id=round_id, type_=item.type, wp_id=item.wp_id,

@@ -27,7 +27,7 @@ from scrapy.utils.log import configure_logging
 from scrapy.utils.project import get_project_settings
 
 from archive import Archive
-from core.config import SiteConfig
+from core.config import Credentials, SiteConfig
 from crawler.pipelines import ARCHIVED, ROUND_ID, posts_stored
 from crawler.progress import Progress, ProgressLine
 from crawler.spiders.wordpress import WordPressSpider
@@ -45,17 +45,18 @@ class SiteSpec:
     types: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
     round_timeout: float | None = None  # seconds; None: the caller's default
+    credentials: Credentials | None = field(default=None, repr=False)  # an own site's login
 
     @classmethod
     def of(cls, site: SiteConfig) -> SiteSpec:
-        """A configured site as the crawler's unit of work."""
+        """A configured site as the crawler's unit of work (its ``env:`` login read now)."""
         settings: dict[str, Any] = {}
         if site.allow_other_host:
             settings["WPWATCH_ALLOW_OTHER_HOST"] = True
         if site.ignore:
             settings["WPWATCH_IGNORE"] = site.ignore
         return cls(url=site.url, name=site.name, types=site.types, settings=settings,
-                   round_timeout=site.round_timeout)
+                   round_timeout=site.round_timeout, credentials=site.credentials())
 
 
 SETTINGS_ENV = "WPWATCH_SETTINGS"
@@ -106,7 +107,8 @@ def load_round_state(archive: Archive, spec: SiteSpec, *, full: bool = False) ->
     """The site's memory for one round, read (never written) from the archive."""
     site = archive.find_site(spec.url)
     if site is None:
-        return RoundState(site_url=spec.url, site_name=spec.name, full=full, types=spec.types)
+        return RoundState(site_url=spec.url, site_name=spec.name, full=full, types=spec.types,
+                          credentials=spec.credentials)
     site_id = site["id"]
     return RoundState(
         site_url=spec.url,
@@ -118,6 +120,8 @@ def load_round_state(archive: Archive, spec: SiteSpec, *, full: bool = False) ->
         known=archive.known_posts_by_type(site_id),
         links=archive.post_links(site_id),
         fallback_seen=frozenset(archive.fallback_seen(site_id)),
+        credentials=spec.credentials,
+        revisions=archive.known_revisions(site_id) if spec.credentials else {},
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from archive import KnownPost, TypeState
+from core.config import Credentials
 
 
 def _frozen(mapping: Mapping | None = None) -> Mapping:
@@ -27,7 +28,8 @@ class RoundState:
     first); ``type_states``: REST base → watermarks; ``known``: REST base →
     wp_id → state and stamps of every post the archive holds; ``links``:
     (REST base, wp_id) → public link; ``fallback_seen``: URLs degraded mode
-    already looked at.
+    already looked at; ``credentials`` and ``revisions``: an own site's login and
+    the revisions already stored of its posts.
     """
 
     site_url: str
@@ -39,9 +41,14 @@ class RoundState:
     known: Mapping[str, Mapping[int, KnownPost]] = field(default_factory=_frozen)
     links: Mapping[tuple[str, int], str | None] = field(default_factory=_frozen)
     fallback_seen: frozenset[str] = frozenset()
+    #: an own site's login (None: anonymous, what the public sees)
+    credentials: Credentials | None = field(default=None, repr=False)
+    #: (REST base, wp_id) → (revision id, save time) of the revisions stored (own sites)
+    revisions: Mapping[tuple[str, int], frozenset[tuple[int, str]]] = field(
+        default_factory=_frozen)
 
     def __post_init__(self) -> None:
-        for name in ("type_states", "known", "links"):
+        for name in ("type_states", "known", "links", "revisions"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
     def type_state(self, rest_base: str) -> TypeState:

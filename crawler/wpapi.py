@@ -253,15 +253,19 @@ def classify_gone(status: int, body: bytes) -> str | None:
     """The verdict on a post that left the listing, from a direct GET (docs §8).
 
     404 `rest_post_invalid_id` → "deleted"; 401/403 `rest_forbidden` → "unpublished";
-    200 → "present". Anything else (5xx, HTML, a WAF challenge, an unknown code)
-    is no verdict: None, and the post stays as it was.
+    200 → "present", or "unpublished" for a trashed post (seen with a login).
+    Anything else (5xx, HTML, a WAF challenge, an unknown code) is no verdict:
+    None, and the post stays as it was.
     """
     if status == 200:
         try:
             doc = parse_json(body)
         except WPApiError:
             return None
-        return "present" if isinstance(doc, dict) and "id" in doc else None
+        if isinstance(doc, dict) and "id" in doc:
+            # only a request with a login sees a trashed post (200, status "trash")
+            return "unpublished" if doc.get("status") == "trash" else "present"
+        return None
     code = error_code(body)
     if status == 404 and code == "rest_post_invalid_id":
         return "deleted"

@@ -233,6 +233,16 @@ class Context:
     type: str | None = None
     wp_id: int | None = None
     detected_at: str | None = None
+    #: revisions WordPress saved up to the new version (own sites): each with id, autosave,
+    #: author, author_login, saved_gmt
+    revisions: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def revisions_note(self) -> str | None:
+        """"3 revisions saved between 10:00 and 10:15 by 2 users (alice, bob), …"."""
+        from diffs.revisions import saved_between
+
+        return saved_between(self.revisions)
 
 
 @dataclass(frozen=True)

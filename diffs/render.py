@@ -321,6 +321,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             "id": x.change_id, "site": x.site, "site_name": x.site_name, "type": x.type,
             "wp_id": x.wp_id, "kind": c.kind, "detected_at": x.detected_at,
         },
+        "revisions": [dict(r) for r in x.revisions],
         "title": c.title,
         "url": c.url,
         "summary": c.summary,

@@ -130,6 +130,7 @@ def change_report(change: Any) -> Report:
     context = Context(
         change_id=change.id, site=change.site, site_name=change.site_name, type=change.type,
         wp_id=change.wp_id, detected_at=change.detected_at,
+        revisions=tuple(getattr(change, "revisions", ())),
     )  # fmt: skip
     comparison = compare_versions(
         old, new, kind=change.kind, evidence=evidence,

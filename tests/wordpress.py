@@ -161,7 +161,7 @@ def _options(**options: Any) -> list[str]:
     for name, value in options.items():
         if value is None or value is False:
             continue
-        name = name.replace("_", "-")
+        name = name.rstrip("_").replace("_", "-")  # as_ → --as
         if value is True:
             args.append(f"--{name}")
         elif name in ("categories", "tags", "topics"):
@@ -235,12 +235,15 @@ class WPSite:
         categories: str | Iterable[str] | None = None,
         tags: str | Iterable[str] | None = None,
         topics: str | Iterable[str] | None = None,
+        as_user: str | None = None,
     ) -> dict[str, Any]:
-        """wp_insert_post. With ``date`` the post is back-dated like an import: modified = date."""
+        """wp_insert_post. With ``date`` the post is back-dated like an import: modified = date.
+        ``as_user``: the login of the author (default admin)."""
         return self.ctl(
             "create",
             *_options(
                 type=type,
+                as_=as_user,
                 title=title,
                 content=content,
                 status=status,
@@ -252,10 +255,11 @@ class WPSite:
             ),
         )
 
-    def update(self, post_id: int, **fields: Any) -> dict[str, Any]:
+    def update(self, post_id: int, *, as_user: str | None = None, **fields: Any) -> dict[str, Any]:
         """wp_update_post like the editor (modified = now). Fields: title, content, status,
-        date, slug, categories, tags, topics."""
-        return self.ctl("update", post_id, *_options(**fields))
+        date, slug, categories, tags, topics. ``as_user``: the login saving it (the author of
+        the revision WordPress stores; default admin)."""
+        return self.ctl("update", post_id, *_options(as_=as_user, **fields))
 
     def touch(self, post_id: int, *, raw: bool = False) -> dict[str, Any]:
         """Re-save without changes (modified = now); ``raw``: SQL on post_modified only."""
@@ -343,9 +347,21 @@ class WPSite:
             return self.ctl("option", name, value)["value"]
         return self.ctl("option", name, json.dumps(value), "--json")["value"]
 
-    def app_password(self, name: str | None = None) -> dict[str, Any]:
-        """A new application password for admin: {"user", "password", "uuid"}."""
-        return self.ctl("app-password", *([name] if name else []))
+    def app_password(self, name: str | None = None, *, user: str = "admin") -> dict[str, Any]:
+        """A new application password for ``user``: {"user", "password", "uuid"}."""
+        return self.ctl("app-password", *([name] if name else []), f"--user={user}")
+
+    def revoke_app_password(self, uuid: str, *, user: str = "admin") -> dict[str, Any]:
+        """Delete one application password of ``user`` (as "Revoke" in the profile does)."""
+        return self.ctl("revoke-app-password", uuid, f"--user={user}")
+
+    def user(self, login: str, *, role: str = "editor") -> dict[str, Any]:
+        """The user ``login``, created when missing: {"id", "login", "role"}."""
+        return self.ctl("user", login, f"--role={role}")
+
+    def autosave(self, post_id: int, *, as_user: str, **fields: Any) -> dict[str, Any]:
+        """An editor's autosave of the post by ``as_user`` (title, content): {"autosave_id"}."""
+        return self.ctl("autosave", post_id, *_options(as_=as_user, **fields))
 
 
 # --------------------------------------------------------------------------- stack

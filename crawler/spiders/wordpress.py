@@ -24,11 +24,13 @@ import scrapy
 
 from core.exceptions import ConfigError, RestClosed, RoundError
 from core.values import normalize_site_url
+from crawler.auth import basic_auth, check_login
 from crawler.degraded import DegradedRound, watched_bases
 from crawler.discovery import Discovered, check_types, discover, select_types
 from crawler.fetcher import Fetcher, FetchPolicy, RoundTimedOut
 from crawler.items import NOT_THE_SITE, ApiRootFound, RoundEnd
 from crawler.listing import TypeRound, with_state_on_last
+from crawler.revisions import RevisionReader
 from crawler.state import RoundState
 
 logger = logging.getLogger(f"wpwatch.{__name__}")
@@ -70,8 +72,9 @@ class WordPressSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WordPressSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
+        creds = spider.state.credentials
         spider.fetcher = Fetcher(crawler, spider.site_url, FetchPolicy.from_settings(s),
-                                 spider.budget)
+                                 spider.budget, basic_auth(creds) if creds else None)
         spider.fallback_max_pages = s.getint("WPWATCH_FALLBACK_MAX_PAGES", 20)
         spider.fallback_max_sitemaps = s.getint("WPWATCH_FALLBACK_MAX_SITEMAPS", 20)
         return spider
@@ -133,12 +136,16 @@ class WordPressSpider(scrapy.Spider):
             if found.found_now:
                 yield ApiRootFound(found.api_root)
             types = select_types(found.types, state.types)
+        revisions = None
+        if state.credentials is not None and types:
+            await check_login(self.fetcher, api_root, state.credentials.username)
+            revisions = RevisionReader(self.fetcher, api_root, state.revisions, problems)
         for ctype in types:
             st = state.type_state(ctype.rest_base)
             st.slug = ctype.slug
             round_ = TypeRound(self.fetcher, api_root, ctype, st,
                                state.known_posts(ctype.rest_base), full=state.full,
-                               overlap=self.overlap, problems=problems)
+                               overlap=self.overlap, problems=problems, revisions=revisions)
             try:
                 async for item in with_state_on_last(round_.run()):
                     yield item

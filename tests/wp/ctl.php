@@ -67,9 +67,19 @@
  *       request would (a number set comes back as a string); setting
  *       permalink_structure also drops the rewrite rules (rebuilt by the next
  *       request).                                                  -> {"name","value"}
- *   app-password [NAME]   (NAME must be unique; default: a random one)
- *       New application password for admin (Basic auth over plain http works
- *       because WP_ENVIRONMENT_TYPE is local).      -> {"user","password","uuid"}
+ *   app-password [NAME] [--user=LOGIN]   (NAME must be unique; default: a random one)
+ *       New application password for LOGIN (default admin; Basic auth over plain
+ *       http works because WP_ENVIRONMENT_TYPE is local). -> {"user","password","uuid"}
+ *   revoke-app-password UUID [--user=LOGIN]
+ *       Delete one application password of LOGIN (default admin). -> {"user","uuid","revoked"}
+ *   user LOGIN [--role=ROLE]   (default role: editor)
+ *       The user LOGIN, created with a random login password when missing.
+ *                                                         -> {"id","login","role"}
+ *   autosave ID [--title=T] [--content=C] --as=LOGIN
+ *       An autosave revision of the post by LOGIN (wp_create_post_autosave; a
+ *       later autosave by the same user overwrites it).          -> {"autosave_id"}
+ *   create, update and autosave take --as=LOGIN: act as that user (the post's
+ *   author on create; the author of the revision WordPress saves on update).
  *   batch
  *       Run several commands in one PHP process: stdin is a JSON list of
  *       argument lists, e.g. [["create","--title=a"],["touch","5"]]. -> list of results
@@ -481,7 +491,8 @@ function cmd_setup(array $pos, array $opts)
 function cmd_create(array $pos, array $opts)
 {
     wpwatch_check_opts('create', $opts, ['type', 'title', 'content', 'status', 'date', 'slug',
-        'categories', 'tags', 'topics']);
+        'categories', 'tags', 'topics', 'as']);
+    $author = wpwatch_act_as($opts);
     $type = wpwatch_opt($opts, 'type', 'post');
     if (!post_type_exists($type)) {
         throw new UsageError("unknown post type $type");
@@ -491,7 +502,7 @@ function cmd_create(array $pos, array $opts)
         'post_title' => (string) wpwatch_opt($opts, 'title', ''),
         'post_content' => (string) wpwatch_opt($opts, 'content', ''),
         'post_status' => wpwatch_opt($opts, 'status', 'publish'),
-        'post_author' => 1,
+        'post_author' => $author,
     ];
     if (isset($opts['slug'])) {
         $arr['post_name'] = $opts['slug'];
@@ -507,7 +518,8 @@ function cmd_create(array $pos, array $opts)
 function cmd_update(array $pos, array $opts)
 {
     wpwatch_check_opts('update', $opts, ['title', 'content', 'status', 'date', 'slug',
-        'categories', 'tags', 'topics']);
+        'categories', 'tags', 'topics', 'as']);
+    wpwatch_act_as($opts);
     $id = wpwatch_int_arg($pos, 0, 'post ID');
     $post = wpwatch_existing_post($id);
     $arr = ['ID' => $id];
@@ -801,16 +813,89 @@ function cmd_option(array $pos, array $opts)
     return ['name' => $name, 'value' => get_option($name, null)];
 }
 
+/** The user with login $login (a CtlError when there is none). */
+function wpwatch_user(string $login): WP_User
+{
+    $user = get_user_by('login', $login);
+    if (!$user) {
+        throw new CtlError("no user with login $login (create it with: user $login)");
+    }
+    return $user;
+}
+
+/** --as=LOGIN: make that user the current one for this command; its ID (admin: 1). */
+function wpwatch_act_as(array $opts): int
+{
+    $login = wpwatch_opt($opts, 'as');
+    $id = $login === null ? 1 : wpwatch_user((string) $login)->ID;
+    wp_set_current_user($id);
+    return $id;
+}
+
 function cmd_app_password(array $pos, array $opts)
 {
-    wpwatch_check_opts('app-password', $opts, []);
+    wpwatch_check_opts('app-password', $opts, ['user']);
+    $user = wpwatch_user((string) wpwatch_opt($opts, 'user', 'admin'));
     $name = $pos[0] ?? 'wpwatch tests ' . wp_generate_password(8, false);  // names must be unique
-    $result = WP_Application_Passwords::create_new_application_password(1, ['name' => $name]);
+    $result = WP_Application_Passwords::create_new_application_password($user->ID, ['name' => $name]);
     if (is_wp_error($result)) {
         throw new CtlError("cannot create an application password: " . $result->get_error_message());
     }
     [$password, $item] = $result;
-    return ['user' => 'admin', 'password' => $password, 'uuid' => $item['uuid']];
+    return ['user' => $user->user_login, 'password' => $password, 'uuid' => $item['uuid']];
+}
+
+function cmd_revoke_app_password(array $pos, array $opts)
+{
+    wpwatch_check_opts('revoke-app-password', $opts, ['user']);
+    $user = wpwatch_user((string) wpwatch_opt($opts, 'user', 'admin'));
+    $uuid = $pos[0] ?? '';
+    $result = WP_Application_Passwords::delete_application_password($user->ID, $uuid);
+    if (is_wp_error($result)) {
+        throw new CtlError("cannot revoke application password $uuid: " . $result->get_error_message());
+    }
+    return ['user' => $user->user_login, 'uuid' => $uuid, 'revoked' => true];
+}
+
+function cmd_user(array $pos, array $opts)
+{
+    wpwatch_check_opts('user', $opts, ['role']);
+    $login = $pos[0] ?? '';
+    if (!preg_match('/^[a-z0-9_.-]+$/', $login)) {
+        throw new UsageError('user: LOGIN must be lower-case letters, digits, _ . -');
+    }
+    $user = get_user_by('login', $login);
+    if (!$user) {
+        $id = wpwatch_check_wp_result(wp_insert_user([
+            'user_login' => $login,
+            'user_pass' => wp_generate_password(24),
+            'user_email' => "$login@example.invalid",
+            'display_name' => ucfirst($login),
+            'role' => (string) wpwatch_opt($opts, 'role', 'editor'),
+        ]), 'wp_insert_user');
+        $user = get_user_by('id', $id);
+    }
+    return ['id' => $user->ID, 'login' => $user->user_login, 'role' => $user->roles[0] ?? null];
+}
+
+function cmd_autosave(array $pos, array $opts)
+{
+    wpwatch_check_opts('autosave', $opts, ['title', 'content', 'as']);
+    if (!isset($opts['as'])) {
+        throw new UsageError('autosave: --as=LOGIN is required (an autosave belongs to a user)');
+    }
+    $id = wpwatch_int_arg($pos, 0, 'post ID');
+    $post = wpwatch_existing_post($id);
+    wpwatch_act_as($opts);
+    $data = [
+        'post_ID' => $id,
+        'post_title' => (string) wpwatch_opt($opts, 'title', $post->post_title),
+        'post_content' => (string) wpwatch_opt($opts, 'content', $post->post_content),
+        'post_excerpt' => $post->post_excerpt,
+    ];
+    require_once ABSPATH . 'wp-admin/includes/post.php';  // wp_create_post_autosave
+    $result = wp_create_post_autosave(wp_slash($data));
+    return ['autosave_id' => (int) wpwatch_check_wp_result($result, 'wp_create_post_autosave')];
 }
 
 const WPWATCH_COMMANDS = [
@@ -820,6 +905,8 @@ const WPWATCH_COMMANDS = [
     'schedule' => 'cmd_schedule', 'publish-due' => 'cmd_publish_due', 'cron' => 'cmd_cron',
     'bulk-create' => 'cmd_bulk_create', 'reset' => 'cmd_reset', 'get' => 'cmd_get',
     'option' => 'cmd_option', 'app-password' => 'cmd_app_password',
+    'revoke-app-password' => 'cmd_revoke_app_password', 'user' => 'cmd_user',
+    'autosave' => 'cmd_autosave',
 ];
 
 function wpwatch_run_command(array $argv)
@@ -881,6 +968,7 @@ function wpwatch_main(array $argv): int
                 }
                 $result = [];
                 foreach ($batch as $i => $args) {
+                    wp_set_current_user(1);  // --as holds for one command only
                     try {
                         $result[] = wpwatch_run_command(array_map('strval', (array) $args));
                     } catch (CtlError $e) {

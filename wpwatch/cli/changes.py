@@ -87,17 +87,29 @@ def history(obj: Ctx, site: str, type_: str, wp_id: int, as_json: bool) -> None:
     click.echo(f"{url} {type_}/{wp_id}: {post['state']}, {one_line(post['title'] or '')}")
     click.echo(f"  {post['link']}")
     from archive.revisions import revisions_between
+    from diffs.revisions import group_by_poll, revision_line, saved_between
 
     prev_count = None
-    for v in h["versions"]:
+    for saved, v in group_by_poll(h["versions"]):
+        if saved:
+            revisions = [r["revision"] for r in saved]
+            click.echo(f"  {saved_between(revisions)}:")
+            for r in sorted(saved, key=lambda r: r["revision"]["saved_gmt"]):
+                click.echo(f"    {revision_line(r['revision'])}  (version {r['id']}, content "
+                           f"{r['content_hash'][:16]}, raw sha256 {r['sha256']})")
+        if v is None:
+            continue
         revs = f", {v['revision_count']} revisions" if v["revision_count"] is not None else ""
         hidden = revisions_between(prev_count, v["revision_count"])
         if hidden:
             revs += f" ({hidden})"
         prev_count = v["revision_count"]
+        status = ""
+        if v.get("wp_status"):
+            status = f", {v['wp_status']}" + ("" if v.get("public") else " (not public)")
         click.echo(
             f"  version {v['id']}  fetched {v['fetched_at']}"
-            f"  modified_gmt {v['modified_gmt']}{revs}\n"
+            f"  modified_gmt {v['modified_gmt']}{revs}{status}\n"
             f"    content {v['content_hash'][:16]}  raw sha256 {v['sha256']}  HTTP {v['status']}\n"
             f"    from {v['url']}"
         )
