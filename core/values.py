@@ -17,6 +17,10 @@ from core.exceptions import BadURL, ConfigError
 #: The five kinds of change, in the order reports and summaries list them.
 KINDS = ("new", "edited", "unpublished", "deleted", "restored")
 
+#: Alert kinds about watching itself, not about a post: a site that cannot be watched, one
+#: watched through its feed only (REST API closed), and one watched fully again.
+HEALTH_KINDS = ("site-failing", "site-degraded", "site-recovered")
+
 #: When an alert route sends: at once, once per round, or once a day.
 DIGEST_MODES = ("immediate", "round", "daily")
 
