@@ -14,6 +14,7 @@ from core.about import VERSION
 from wpwatch.cli import (
     alerts,
     changes,
+    coverage,
     crawl,
     demo,
     evidence,
@@ -78,6 +79,7 @@ for command in (
     report.report,
     serve.serve,
     users.users,
+    coverage.coverage,
 ):
     cli.add_command(command)
 
