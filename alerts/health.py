@@ -71,7 +71,7 @@ def decide(current: str, rounds: Sequence[Mapping[str, Any]], limits: Thresholds
         if current == HEALTHY:
             return None
         return Decision("site-recovered", HEALTHY, episode_since or newest["started_at"], 0,
-                        None)
+                        current)  # the reason a recovery gives: what it ends
     if newest["outcome"] == "degraded":
         if current == DEGRADED:
             return None

@@ -54,6 +54,7 @@ class Outbox:
         conn.execute(
             insert(s.alerts).values(
                 **values,
+                channel=route.channel,
                 digest=route.digest,
                 due_at=iso_utc(route.due(now)),
                 status="pending",
