@@ -155,7 +155,8 @@ def test_decide_counts_rounds_or_time_and_ignores_interruptions() -> None:
     limits = Thresholds(failing_after=3, failing_for=3600)
     quick = timedelta(minutes=5)
     two = _rounds("ok", "failed", "failed", start=t0, every=quick)
-    assert decide("healthy", two, limits, t0 + 15 * quick) is None
+    assert decide("healthy", two, limits, t0 + 3 * quick) is None
+    assert decide("healthy", two, limits, t0 + 15 * quick).kind == "site-failing"  # 1h on
     three = _rounds("ok", "failed", "failed", "interrupted", "failed", start=t0, every=quick)
     d = decide("healthy", three, limits, t0 + 5 * quick)
     assert d == Decision("site-failing", "failing", iso_utc(t0 + quick), 3, "failed")
