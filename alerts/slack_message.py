@@ -149,7 +149,7 @@ def _slack_digest(msg: Message) -> list[dict[str, Any]]:
     if msg.health_line:
         blocks.append(_section(f"*{slack_mrkdwn(msg.health_line)}*"))
     blocks += [_slack_notice(n) for n in msg.notices]
-    room = SLACK_BLOCKS - len(blocks) - 2  # the header above, the footer below
+    room = SLACK_BLOCKS - len(blocks) - 1  # the blocks above, the footer below
     shown = msg.items if len(msg.items) <= room else msg.items[: max(room - 1, 0)]
     for item in shown:
         title = slack_link(item.url, clean(item.title) or "(no title)", 400)
