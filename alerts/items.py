@@ -57,6 +57,7 @@ def alert_item(archive: Archive, change_id: int, keywords: tuple[str, ...] = (),
         versions=versions(c),
         dated=_dated(c),
         backdated_by=c.published.backdated_by if c.published else "",
+        seen=report.context.presence.line if report.context.presence else "",
     )
 
 

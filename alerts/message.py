@@ -68,6 +68,7 @@ class AlertItem:
     versions: str = ""  # "v1 (#11) → v2 (#14)": per post, archive-wide id beside
     dated: str = ""  # a new post: "2024-02-13 09:00 UTC, by Jane Doe (user 3)", UNTRUSTED
     backdated_by: str = ""  # a new post dated well before it was first seen: "30 days"
+    seen: str = ""  # "last seen present at T1 (round R1), first seen gone at T2 (round R2)"
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,8 @@ def facts(item: AlertItem, *, compact: bool = False) -> list[Fact]:
             out.append(Fact("dated", _dated(item)))
         if item.versions:
             out.append(Fact("version", clean(item.versions)))
+        if item.seen:
+            out.append(Fact("seen", clean(item.seen)))
         if item.fields:
             out.append(Fact("changed", ", ".join(clean(f) for f in item.fields)))
     out.append(Fact("what", shorten(clean(item.summary), SUMMARY_CHARS)))

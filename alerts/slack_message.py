@@ -110,6 +110,8 @@ def _slack_single(item: AlertItem) -> list[dict[str, Any]]:
         where.append(_slack_fact("Dated", _dated(item), 400))
     if item.versions:
         where.append(_slack_fact("Version", clean(item.versions), 200))
+    if item.seen:
+        where.append(_slack_fact("Seen", clean(item.seen), 300))
     if item.fields:
         where.append(_slack_fact("Changed", ", ".join(clean(f) for f in item.fields), 300))
     blocks.append(_section("\n".join(where)))

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from archive import schema as s
+from archive.coverage import presence
 from archive.store import Archive
 
 
@@ -74,6 +75,7 @@ class StoredChange:
     old: StoredVersion | None  # from_version (the last version, for a gone post)
     new: StoredVersion | None  # to_version
     evidence: StoredResponse | None  # why a post counts as gone
+    presence: dict[str, Any] | None = None  # archive.coverage.presence: rounds around it
 
 
 class _Reader:
@@ -189,6 +191,8 @@ class _Reader:
                 c.from_version_id,
                 c.to_version_id,
                 c.response_id,
+                c.site_id,
+                c.round_id,
                 st.url.label("site"),
                 st.name.label("site_name"),
                 p.type,
@@ -218,6 +222,8 @@ class _Reader:
                 old=self.version(row.from_version_id),
                 new=self.version(row.to_version_id),
                 evidence=self.response(row.response_id),
+                presence=presence(self.conn, row.site_id, row.kind, row.round_id,
+                                  row.detected_at),
             )
             for row in self.conn.execute(q).all()
         ]

@@ -78,7 +78,7 @@ def test_down_three_rounds_alerts_once_then_recovers_once(
     site: tuple[DemoSite, FaultServer], watched: WPWatch, smtp_server: SMTPServer,
     webhook_server: WebhookServer,
 ) -> None:
-    demo, srv = site
+    _demo, srv = site
     crawl(watched)  # baseline
     srv.refuse()
     for _ in range(2):
@@ -124,7 +124,7 @@ def test_degraded_episode_alerts_once(
     site: tuple[DemoSite, FaultServer], watched: WPWatch, smtp_server: SMTPServer,
     webhook_server: WebhookServer,
 ) -> None:
-    demo, srv = site
+    demo, _srv = site
     crawl(watched)
     demo.rest_mode = "disabled"
     crawl(watched)
