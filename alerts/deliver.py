@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,7 +118,7 @@ def due_groups(
     return list(groups.values())
 
 
-def _burst_keys(conn: Any, rows: list[Any], bursts: Mapping[str, tuple[int, float]],
+def _burst_keys(conn: Any, rows: Sequence[Any], bursts: Mapping[str, tuple[int, float]],
                 now: datetime) -> dict[int, tuple[str, str]]:
     """alert id → its burst's group key, for immediate change alerts that form a burst.
 

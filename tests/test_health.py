@@ -167,3 +167,38 @@ def test_decide_counts_rounds_or_time_and_ignores_interruptions() -> None:
     assert decide("failing", back, limits, t0, "2026-03-01T00:00:00.000Z").kind == (
         "site-recovered")
     assert decide("healthy", back, limits, t0) is None  # never alerted: nothing to end
+
+
+def test_daily_digest_opens_with_the_health_line(
+    site: tuple[DemoSite, FaultServer], wpwatch: WPWatch, smtp_server: SMTPServer,
+    tls_cert: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from alerts.service import deliver_due
+    from archive import Archive
+    from core import config as cfg
+
+    monkeypatch.setenv("WPWATCH_TEST_SMTP_USER", SMTPServer.USER)
+    monkeypatch.setenv("WPWATCH_TEST_SMTP_PASSWORD", SMTPServer.PASSWORD)
+    _demo, srv = site
+    wpwatch.config.write_text(f'[[sites]]\nname = "ministry"\nurl = "{srv.url}"\n'
+                              '[defaults]\nfailing_after = 2\n'
+                              + email_alert_toml(smtp_server, str(tls_cert.cert))
+                              + 'digest = "daily"\n')
+    crawl(wpwatch)
+    srv.refuse()
+    crawl(wpwatch)
+    crawl(wpwatch)
+    assert smtp_server.messages == []  # waits for the digest
+    archive = Archive(str(wpwatch.db))
+    try:
+        sent = deliver_due(archive, cfg.load(wpwatch.config),
+                           now=datetime.now(UTC) + timedelta(days=1, minutes=1))
+    finally:
+        archive.close()
+    assert sent.sent == 1 and sent.failed == []
+    (mail,) = [m.message() for m in smtp_server.messages]
+    assert mail["Subject"] == "[wpwatch] 1 health notice (daily digest)"
+    text = mail.get_body(("plain",)).get_content()
+    assert text.splitlines()[0] == "1 site watched: 0 healthy, 1 failing, 0 degraded"
+    assert "site-failing: ministry — could not be watched since" in text
+    assert "(2 failed rounds in a row)" in text
