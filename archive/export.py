@@ -114,7 +114,8 @@ def export_site(
         if fmt == "jsonl":
             _write_jsonl(fh, entries, summary, report)
             _write_annotations(conn, fh, entries)
-            fh.write(json.dumps(watched, ensure_ascii=False, sort_keys=True).encode() + b"\n")
+            if watched["rounds"]:  # a site never crawled has no coverage to state
+                fh.write(json.dumps(watched, ensure_ascii=False, sort_keys=True).encode() + b"\n")
         else:
             _write_warc(conn, fh, site, entries, summary, report, gzip=out.name.endswith(".gz"),
                         watched=watched)
@@ -317,7 +318,7 @@ def _write_warc(
             warc_content_type="application/json", warc_headers_dict=headers,
         ))
         progress(done, len(entries))
-    if watched is not None:  # the rounds, covered intervals and gaps: wpwatch's own record
+    if watched and watched["rounds"]:  # the rounds, covered intervals and gaps
         body = json.dumps(watched, ensure_ascii=False, sort_keys=True).encode()
         writer.write_record(writer.create_warc_record(
             f"urn:wpwatch:coverage:{site['url']}", "resource", payload=BytesIO(body),
