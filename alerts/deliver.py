@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +47,9 @@ class Group:
     attempts: int
     next_attempt_at: str = ""  # the latest of its alerts'
     last_error: str | None = None
+    event_ids: list[int] = field(default_factory=list)  # watch-health events
+    burst: bool = False  # immediate alerts grouped: many changes of one kind at once
+    kinds: list[str] = field(default_factory=list)  # of its changes, in order
 
 
 @dataclass
@@ -65,19 +68,24 @@ def when(stamp: str) -> str:
 
 
 def due_groups(
-    archive: Archive, now: datetime | None = None, *, ignore_backoff: bool = False
+    archive: Archive, now: datetime | None = None, *, ignore_backoff: bool = False,
+    bursts: Mapping[str, tuple[int, float]] | None = None,
 ) -> list[Group]:
     """Pending alerts that may go now, grouped into messages.
 
-    immediate: one message per change; round: one per channel and round, once
-    the round has ended; daily: one per channel and digest time.
+    immediate: one message per change or health event; round: one per channel and round,
+    once the round has ended; daily: one per channel and digest time. ``bursts``
+    (route name → threshold, window in seconds): immediate alerts of one kind, more than
+    the threshold counting those the route sent within the window, go as one message.
     """
-    now_s = iso_utc(now or datetime.now(UTC))
-    a, r = s.alerts.c, s.rounds.c
+    now = now or datetime.now(UTC)
+    now_s = iso_utc(now)
+    a, r, c = s.alerts.c, s.rounds.c, s.changes.c
     q = (
-        select(a.id, a.channel, a.digest, a.change_id, a.round_id, a.due_at, a.keywords,
-               a.attempts, a.next_attempt_at, a.last_error)
+        select(a.id, a.channel, a.digest, a.change_id, a.event_id, a.round_id, a.due_at,
+               a.keywords, a.attempts, a.next_attempt_at, a.last_error, c.kind)
         .outerjoin(s.rounds, r.id == a.round_id)
+        .outerjoin(s.changes, c.id == a.change_id)
         .where(
             a.status == "pending",
             a.due_at <= now_s,
@@ -89,27 +97,66 @@ def due_groups(
         q = q.where(a.next_attempt_at <= now_s)
     groups: dict[tuple[str, str, Any], Group] = {}
     with archive.engine.connect() as conn:
-        for row in conn.execute(q):
+        rows = conn.execute(q).all()
+        burst_keys = _burst_keys(conn, rows, bursts or {}, now)
+        for row in rows:
             key: Any = {"immediate": row.id, "round": row.round_id, "daily": row.due_at}[row.digest]
+            key = burst_keys.get(row.id, key)
             g = groups.setdefault((row.channel, row.digest, key),
                                   Group(row.channel, row.digest, [], [], {}, row.attempts))
             g.alert_ids.append(row.id)
-            g.change_ids.append(row.change_id)
-            g.keywords[row.change_id] = tuple(json.loads(row.keywords or "[]"))
+            g.burst = row.id in burst_keys
+            if row.event_id is not None:
+                g.event_ids.append(row.event_id)
+            else:
+                g.change_ids.append(row.change_id)
+                g.kinds.append(row.kind)
+                g.keywords[row.change_id] = tuple(json.loads(row.keywords or "[]"))
             g.attempts = max(g.attempts, row.attempts)
             g.next_attempt_at = max(g.next_attempt_at, row.next_attempt_at)
             g.last_error = row.last_error or g.last_error
     return list(groups.values())
 
 
+def _burst_keys(conn: Any, rows: Sequence[Any], bursts: Mapping[str, tuple[int, float]],
+                now: datetime) -> dict[int, tuple[str, str]]:
+    """alert id → its burst's group key, for immediate change alerts that form a burst.
+
+    A burst: more than the route's threshold of one kind, counting the pending ones due
+    now and those the route sent within its window (a site that unpublishes a few posts
+    every round for an hour gets one grouped message once the count passes the threshold).
+    """
+    pending: dict[tuple[str, str], list[int]] = {}
+    for row in rows:
+        if row.digest == "immediate" and row.change_id is not None and row.channel in bursts:
+            pending.setdefault((row.channel, row.kind), []).append(row.id)
+    out: dict[int, tuple[str, str]] = {}
+    a, c = s.alerts.c, s.changes.c
+    for (channel, kind), ids in pending.items():
+        threshold, window = bursts[channel]
+        count = len(ids)
+        if count <= threshold:
+            count += conn.execute(
+                select(func.count()).select_from(s.alerts)
+                .join(s.changes, c.id == a.change_id)
+                .where(a.channel == channel, a.status == "sent", a.digest == "immediate",
+                       c.kind == kind, a.sent_at >= iso_utc(now - timedelta(seconds=window)))
+            ).scalar_one()
+        if count > threshold and len(ids) > 1:
+            out |= {i: ("burst", kind) for i in ids}
+    return out
+
+
 def pending(archive: Archive) -> list[dict[str, Any]]:
     """Every alert not yet delivered, oldest first (for `wpwatch alerts pending`)."""
-    a, c, p, st = s.alerts.c, s.changes.c, s.posts.c, s.sites.c
+    a, c, p, st, e = s.alerts.c, s.changes.c, s.posts.c, s.sites.c, s.health_events.c
     q = (
         select(a.id, a.channel, a.digest, a.due_at, a.attempts, a.next_attempt_at, a.last_error,
-               a.change_id, c.kind, p.type, p.wp_id, p.title, st.url.label("site"))
-        .join(s.changes, c.id == a.change_id)
-        .join(s.posts, p.id == c.post_id)
+               a.change_id, a.event_id, func.coalesce(c.kind, e.kind).label("kind"), p.type,
+               p.wp_id, p.title, st.url.label("site"))
+        .outerjoin(s.changes, c.id == a.change_id)
+        .outerjoin(s.posts, p.id == c.post_id)
+        .outerjoin(s.health_events, e.id == a.event_id)
         .join(s.sites, st.id == a.site_id)
         .where(a.status == "pending")
         .order_by(a.id)
@@ -165,6 +212,7 @@ def deliver(
     now: datetime | None = None,
     dry_run: bool = False,
     ignore_backoff: bool = False,
+    bursts: Mapping[str, tuple[int, float]] | None = None,
 ) -> DeliveryReport:
     """Send every due group through its channel; mark sent, or schedule a retry.
 
@@ -176,7 +224,7 @@ def deliver(
     now = now or datetime.now(UTC)
     broken = broken or {}
     failures_in_a_row: dict[str, int] = {}
-    groups = due_groups(archive, now, ignore_backoff=ignore_backoff)
+    groups = due_groups(archive, now, ignore_backoff=ignore_backoff, bursts=bursts)
     for group in groups:
         name = group.channel
         if name not in channels and name not in broken:
@@ -255,10 +303,10 @@ def _waiting(archive: Archive, groups: list[Group], channels: Mapping[str, Any],
         else:
             why = "its round is still running"
         last = f"; last error: {row['last_error']}" if row["last_error"] else ""
-        lines.append(
-            f"alert #{row['id']} → {row['channel']}: change #{row['change_id']} {row['kind']} "
-            f"{row['site']} {row['type']}/{row['wp_id']}: {why}{last}"
-        )
+        what = (f"change #{row['change_id']} {row['kind']} {row['site']} "
+                f"{row['type']}/{row['wp_id']}" if row["change_id"] is not None
+                else f"{row['kind']} {row['site']}")
+        lines.append(f"alert #{row['id']} → {row['channel']}: {what}: {why}{last}")
     return lines
 
 

@@ -6,8 +6,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from alerts.deliver import Group
-from alerts.message import AlertItem, Message
+from alerts.message import AlertItem, Message, Notice, burst_line
 from archive import Archive, queries
+from archive.rounds import health_event
 from core.config import change_link
 from diffs.model import Comparison
 from diffs.render import render
@@ -56,6 +57,7 @@ def alert_item(archive: Archive, change_id: int, keywords: tuple[str, ...] = (),
         versions=versions(c),
         dated=_dated(c),
         backdated_by=c.published.backdated_by if c.published else "",
+        seen=report.context.presence.line if report.context.presence else "",
     )
 
 
@@ -74,11 +76,26 @@ def _dated(c: Comparison) -> str:
     return (p.date or "(no date)") + (f", by {p.author}" if p.author else "")
 
 
-def build_message(archive: Archive, group: Group,
-                  links: Mapping[str, Any] | None = None) -> Message:
+def notice(archive: Archive, event_id: int) -> Notice | None:
+    with archive.engine.connect() as conn:
+        e = health_event(conn, event_id)
+    if e is None:
+        return None
+    return Notice(kind=e["kind"], site=e["site"], site_name=e["site_name"] or e["site"],
+                  since=e["since"], detected_at=e["detected_at"], round_id=e["round_id"],
+                  rounds=e["rounds"], reason=e["reason"])
+
+
+def build_message(archive: Archive, group: Group, links: Mapping[str, Any] | None = None,
+                  health_line: str = "") -> Message:
+    """The message of one group: its changes, its health notices and, for a burst, the
+    headline that counts them; ``health_line`` opens a daily digest."""
     items: Iterable[AlertItem | None] = (
         alert_item(archive, cid, group.keywords.get(cid, ()), links)
         for cid in group.change_ids
     )
-    return Message(channel=group.channel, digest=group.digest,
-                   items=tuple(i for i in items if i is not None))
+    shown = tuple(i for i in items if i is not None)
+    notices = tuple(n for n in (notice(archive, e) for e in group.event_ids) if n is not None)
+    return Message(channel=group.channel, digest=group.digest, items=shown, notices=notices,
+                   burst=burst_line(shown) if group.burst else "",
+                   health_line=health_line if group.digest == "daily" else "")

@@ -1,4 +1,4 @@
-"""What an alert says: subject, plain text, HTML and a Slack Block Kit payload.
+"""What an alert says: subject, plain text and HTML (Slack: alerts/slack_message.py).
 
 Pure functions over data. Everything an :class:`AlertItem` carries from the watched site
 (title, URL, summary, phrases, diff) is untrusted, so each format escapes it its own way:
@@ -16,12 +16,13 @@ removed and added) and links to the full diff; the diff excerpt follows within a
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, StrictUndefined
 
@@ -67,6 +68,21 @@ class AlertItem:
     versions: str = ""  # "v1 (#11) → v2 (#14)": per post, archive-wide id beside
     dated: str = ""  # a new post: "2024-02-13 09:00 UTC, by Jane Doe (user 3)", UNTRUSTED
     backdated_by: str = ""  # a new post dated well before it was first seen: "30 days"
+    seen: str = ""  # "last seen present at T1 (round R1), first seen gone at T2 (round R2)"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A change of a site's watch health (site-failing, site-degraded, site-recovered)."""
+
+    kind: str
+    site: str  # site URL
+    site_name: str
+    since: str  # ISO UTC: when the episode it opens (or ends) started
+    detected_at: str
+    round_id: int
+    rounds: int = 0  # failed rounds in a row, for site-failing
+    reason: str | None = None  # the round's error; for site-recovered, the state it ends
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,9 @@ class Message:
     digest: str  # "immediate" | "round" | "daily"
     items: tuple[AlertItem, ...]
     test: bool = False  # `wpwatch alerts test CHANNEL`
+    notices: tuple[Notice, ...] = ()  # watch health
+    burst: str = ""  # many changes of one kind grouped: "40 posts unpublished on 2 sites …"
+    health_line: str = ""  # a daily digest opens with it: "4 sites watched: 3 healthy, …"
 
     def __post_init__(self) -> None:
         if self.digest not in DIGEST_MODES:
@@ -146,10 +165,58 @@ def headline(item: AlertItem) -> str:
 
 
 def count_line(msg: Message) -> str:
-    """``5 changes on 2 sites (daily digest)``."""
+    """``5 changes on 2 sites, 1 health notice (daily digest)``; a burst's own headline."""
+    if msg.burst:
+        return clean(msg.burst)
     sites = len({i.site for i in msg.items})
-    line = f"{_words(len(msg.items), 'change')} on {_words(sites, 'site')}"
+    parts = [f"{_words(len(msg.items), 'change')} on {_words(sites, 'site')}"] if msg.items else []
+    if msg.notices:
+        parts.append(_words(len(msg.notices), "health notice"))
+    line = ", ".join(parts) or "nothing new"
     return line + (f" ({msg.digest} digest)" if msg.digest != "immediate" else "")
+
+
+def burst_line(items: Iterable[AlertItem]) -> str:
+    """``40 posts unpublished on 2 sites within 3 minutes`` (one kind of change)."""
+    items = list(items)
+    kinds = {i.kind for i in items}
+    kind = kinds.pop() if len(kinds) == 1 else "changed"
+    types = {i.type for i in items}
+    noun = clean(types.pop()) if len(types) == 1 else "items"
+    sites = len({i.site for i in items})
+    stamps = sorted(i.detected_at for i in items)
+    minutes = 1
+    with contextlib.suppress(ValueError, IndexError):
+        span = datetime.fromisoformat(stamps[-1].replace("Z", "+00:00")) - datetime.fromisoformat(
+            stamps[0].replace("Z", "+00:00"))
+        minutes = max(1, -(-int(span.total_seconds()) // 60))
+    what = f"{len(items):,} new {noun}" if kind == "new" else f"{len(items):,} {noun} {kind}"
+    return (f"{what} on {_words(sites, 'site')} within {_words(minutes, 'minute')}")
+
+
+def notice_headline(n: Notice) -> str:
+    """``site-failing: ministry — not watched since 2026-03-01 10:00:00Z (3 failed rounds)``."""
+    name = clean(n.site_name)
+    if n.kind == "site-failing":
+        what = (f"could not be watched since {when(n.since)} "
+                f"({_words(n.rounds, 'failed round')} in a row)")
+    elif n.kind == "site-degraded":
+        what = "REST API closed: watched through its feed and sitemap only"
+    else:
+        was = clean(n.reason or "failing")
+        what = f"watched again (it was {was} since {when(n.since)})"
+    return f"{n.kind}: {name} — {what}"
+
+
+def notice_facts(n: Notice) -> list[Fact]:
+    name, site = clean(n.site_name), clean(n.site)
+    out = [Fact("site", f"{name} — {site}" if name != site else site, web_url(n.site)),
+           Fact("since", when(n.since)), Fact("detected", f"{when(n.detected_at)} "
+                                                        f"(round {n.round_id})")]
+    if n.reason and n.kind != "site-recovered":
+        out.append(Fact("error", shorten(clean(n.reason), SUMMARY_CHARS)))
+    out.append(Fact("coverage", f"wpwatch coverage {site}"))
+    return out
 
 
 def full_diff(item: AlertItem) -> str | None:
@@ -186,6 +253,8 @@ def facts(item: AlertItem, *, compact: bool = False) -> list[Fact]:
             out.append(Fact("dated", _dated(item)))
         if item.versions:
             out.append(Fact("version", clean(item.versions)))
+        if item.seen:
+            out.append(Fact("seen", clean(item.seen)))
         if item.fields:
             out.append(Fact("changed", ", ".join(clean(f) for f in item.fields)))
     out.append(Fact("what", shorten(clean(item.summary), SUMMARY_CHARS)))
@@ -231,7 +300,9 @@ def subject(msg: Message) -> str:
     """One header-safe line: ``[wpwatch] edited: <site_name> — <title>``."""
     if msg.test:
         return "[wpwatch] test message"
-    if len(msg.items) == 1 and msg.digest == "immediate":
+    if len(msg.notices) == 1 and not msg.items and msg.digest == "immediate":
+        return f"[wpwatch] {shorten(notice_headline(msg.notices[0]), TITLE_CHARS + 80)}"
+    if len(msg.items) == 1 and not msg.notices and msg.digest == "immediate":
         item = msg.items[0]
         title = shorten(clean(item.title) or "(no title)", TITLE_CHARS)
         return f"[wpwatch] {item.kind}: {shorten(clean(item.site_name), 60)} — {title}"
@@ -242,7 +313,13 @@ def text_body(msg: Message, *, limit: int | None = None) -> str:
     """Plain text: each change in one glance, then (for a single change) the diff excerpt,
     all within ``limit`` characters when given."""
     head = [test_intro(msg), ""] if msg.test else []
-    if len(msg.items) == 1:
+    if msg.health_line:
+        head += [clean(msg.health_line), ""]
+    for note in msg.notices:
+        head += [notice_headline(note), *_fact_lines(notice_facts(note)), ""]
+    if msg.notices and not msg.items:
+        body = "\n".join(head)
+    elif len(msg.items) == 1 and not msg.notices:
         item = msg.items[0]
         head += [headline(item), *_fact_lines(facts(item)), "", ""]
         body = "\n".join(head)
@@ -279,6 +356,8 @@ _HTML = """\
 <body style="font-family:system-ui,sans-serif;line-height:1.45;color:#222;max-width:50em">
 {% if intro %}<p><strong>{{ intro }}</strong></p>
 {% endif %}
+{% if health %}<p><strong>{{ health }}</strong></p>
+{% endif %}
 {% if heading %}<h1 style="font-size:1.25em">{{ heading }}</h1>
 {% endif %}
 {% for v in views %}
@@ -303,10 +382,13 @@ _html_template = _env.from_string(_HTML)
 
 def html_body(msg: Message, *, limit: int | None = 60_000) -> str:
     """HTML (autoescaped; no scripts, no images): the same content as :func:`text_body`."""
-    views: list[dict[str, Any]] = []
+    views: list[dict[str, Any]] = [
+        {"headline": notice_headline(n), "facts": notice_facts(n), "diff": "", "note": ""}
+        for n in msg.notices
+    ]
     for item in msg.items:
         view: dict[str, Any] = {"headline": headline(item), "diff": "", "note": ""}
-        if len(msg.items) == 1:
+        if len(msg.items) == 1 and not msg.notices:
             view["facts"] = facts(item)
             diff = clean_lines(item.diff_text).strip("\n")
             view["diff"], left = excerpt(diff, limit if limit else len(diff))
@@ -317,153 +399,11 @@ def html_body(msg: Message, *, limit: int | None = 60_000) -> str:
     return _html_template.render(
         subject=subject(msg),
         intro=test_intro(msg) if msg.test else "",
-        heading=count_line(msg) if len(msg.items) > 1 else "",
+        heading=count_line(msg) if len(msg.items) + len(msg.notices) > 1 else "",
+        health=clean(msg.health_line),
         views=views,
         channel=clean(msg.channel),
     )
-
-
-# -- Slack ---------------------------------------------------------------------------------------
-_SLACK_FORMAT = re.compile(r"(?<!\w)[*_~]|[*_~](?!\w)|`")
-_LOOKALIKE = {"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"}  # ∗ ˍ ∼ ˋ
-_MENTION = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
-
-
-def _slack_entities(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_plain(text: str) -> str:
-    """Site text for a ``plain_text`` object (header): one line, ``& < >`` escaped."""
-    return _slack_entities(clean(text))
-
-
-def slack_mrkdwn(text: str) -> str:
-    """Site text for ``mrkdwn``: escaped, unstyled, mentioning no one."""
-    text = _SLACK_FORMAT.sub(lambda m: _LOOKALIKE[m.group()], clean(text))
-    return _slack_entities(_MENTION.sub("@\u2060", text))
-
-
-def slack_code(text: str) -> str:
-    """Multi-line site text inside a ``` block: escaped, no backtick to close the block."""
-    return _slack_entities(clean_lines(text).replace("`", _LOOKALIKE["`"]))
-
-
-def slack_link(url: str | None, label: str, limit: int = 600) -> str:
-    """``<url|label>`` for an http(s) URL (label escaped), else the escaped label alone."""
-    target = web_url(url)
-    text = fit_text(label, limit // 2, slack_mrkdwn)
-    if not target:
-        return text
-    target = quote(target, safe=":/?#[]@!$&'()*+,;=%~-._")  # encodes < > | " space
-    if len(target) > limit // 2:
-        return text
-    return f"<{_slack_entities(target)}|{text}>"
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SLACK_SECTION]}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SLACK_SECTION]}]}
-
-
-def _slack_fact(label: str, value: str, budget: int) -> str:
-    return f"*{label}:* {fit_text(value, budget, slack_mrkdwn)}"
-
-
-def _slack_diff_link(item: AlertItem) -> str:
-    link = full_diff(item)
-    if link and web_url(link):
-        return slack_link(link, "full diff")
-    return slack_mrkdwn(f"full diff: {link}") if link else ""
-
-
-def _slack_single(item: AlertItem) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [{
-        "type": "header",
-        "text": {"type": "plain_text", "text": fit_text(headline(item), SLACK_HEADER, slack_plain)},
-    }]
-    name, post = clean(item.site_name), f"{clean(item.type)} #{item.wp_id}"
-    where = [
-        f"*Site:* {slack_link(item.site, name)}",
-        f"*Post:* {slack_link(item.url, clean(item.title) or '(no title)')} · {slack_mrkdwn(post)}",
-        f"*Detected:* {slack_mrkdwn(when(item.detected_at))}",
-    ]
-    if item.dated:
-        where.append(_slack_fact("Dated", _dated(item), 400))
-    if item.versions:
-        where.append(_slack_fact("Version", clean(item.versions), 200))
-    if item.fields:
-        where.append(_slack_fact("Changed", ", ".join(clean(f) for f in item.fields), 300))
-    blocks.append(_section("\n".join(where)))
-    what = [_slack_fact("What changed", clean(item.summary), 1200)]
-    for label, phrases in (("Removed", item.removed), ("Added", item.added)):
-        if any(clean(p) for p in phrases):
-            what.append(_slack_fact(label, _phrases(phrases), 700))
-    if item.keywords:
-        what.append(_slack_fact("Keywords", ", ".join(clean(k) for k in item.keywords), 300))
-    blocks.append(_section("\n".join(what)))
-
-    diff, pos = clean_lines(item.diff_text).strip("\n"), 0
-    room = SLACK_SECTION - len("```\n\n```")
-    for _ in range(SLACK_DIFF_SECTIONS):
-        if pos >= len(diff):
-            break
-        k = fit(diff[pos : pos + room + 1], room, slack_code) or 1
-        blocks.append(_section("```\n" + slack_code(diff[pos : pos + k]) + "\n```"))
-        pos += k
-        pos += diff[pos : pos + 1] in ("\n", " ")
-    left = len(diff[pos:].split())
-    link = _slack_diff_link(item)
-    if left:
-        blocks.append(_context(f"… {_words(left, 'more word')}" + (f"; {link}" if link else "")))
-    elif link:
-        blocks.append(_context(link))
-    return blocks
-
-
-def _slack_digest(msg: Message) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [{
-        "type": "header",
-        "text": {"type": "plain_text", "text": fit_text(count_line(msg), SLACK_HEADER)},
-    }]
-    room = SLACK_BLOCKS - 2  # the header above, the footer below
-    shown = msg.items if len(msg.items) <= room else msg.items[: room - 1]
-    for item in shown:
-        title = slack_link(item.url, clean(item.title) or "(no title)", 400)
-        site = fit_text(clean(item.site_name), 100, slack_mrkdwn)
-        lines = [f"*{slack_mrkdwn(item.kind)}* · {site} — {title}",
-                 _slack_fact("What", clean(item.summary), 600)]
-        for label, phrases in (("Removed", item.removed), ("Added", item.added)):
-            if any(clean(p) for p in phrases):
-                lines.append(_slack_fact(label, _phrases(phrases, 80), 400))
-        link = _slack_diff_link(item)
-        if link:
-            lines.append(link)
-        blocks.append(_section("\n".join(lines)))
-    if len(shown) < len(msg.items):
-        blocks.append(_context(f"… and {_words(len(msg.items) - len(shown), 'more change')}"))
-    return blocks
-
-
-def slack_payload(msg: Message) -> dict[str, Any]:
-    """An incoming-webhook payload: Block Kit within Slack's limits, plus a ``text`` fallback
-    for notifications; link previews off (the site must not choose what Slack shows)."""
-    blocks: list[dict[str, Any]] = []
-    if msg.test:
-        blocks.append(_section(f"*{slack_mrkdwn(test_intro(msg))}*"))
-    blocks += _slack_single(msg.items[0]) if len(msg.items) == 1 else _slack_digest(msg)
-    blocks = blocks[: SLACK_BLOCKS - 1]
-    blocks.append(_context(f"wpwatch · alert channel {slack_mrkdwn(msg.channel)}"))
-    fallback = subject(msg).removeprefix("[wpwatch] ") if not msg.test else "wpwatch test message"
-    return {
-        "text": fit_text(fallback, 300, slack_mrkdwn),
-        "blocks": blocks,
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
 
 
 # -- the test message ----------------------------------------------------------------------------

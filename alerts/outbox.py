@@ -40,18 +40,28 @@ class Outbox:
                 hits = keyword_hits(route.keywords, event.old, event.new)
                 if not hits:
                     continue
-            conn.execute(
-                insert(s.alerts).values(
-                    channel=route.channel,
-                    change_id=event.change_id,
-                    site_id=event.site_id,
-                    round_id=event.round_id,
-                    digest=route.digest,
-                    keywords=json.dumps(list(hits)),
-                    due_at=iso_utc(route.due(now)),
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=iso_utc(now),
-                    created_at=iso_utc(now),
-                )
+            self._queue(conn, route, now, change_id=event.change_id, site_id=event.site_id,
+                        round_id=event.round_id, keywords=json.dumps(list(hits)))
+
+    def on_health(self, conn: Connection, event: Any) -> None:
+        """A change of a site's watch health (alerts.health.HealthEvent): same routing."""
+        now = datetime.now(UTC)
+        for route in self.routes:
+            if route.wants(event.site_url, self.site_names.get(event.site_url), event.kind):
+                self._queue(conn, route, now, event_id=event.event_id, site_id=event.site_id,
+                            round_id=event.round_id, keywords="[]")
+
+    @staticmethod
+    def _queue(conn: Connection, route: Route, now: datetime, **values: Any) -> None:
+        conn.execute(
+            insert(s.alerts).values(
+                **values,
+                channel=route.channel,
+                digest=route.digest,
+                due_at=iso_utc(route.due(now)),
+                status="pending",
+                attempts=0,
+                next_attempt_at=iso_utc(now),
+                created_at=iso_utc(now),
             )
+        )

@@ -9,10 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.exceptions import ConfigError
-from core.values import DIGEST_MODES, KINDS
+from core.values import DIGEST_MODES, HEALTH_KINDS, KINDS, parse_duration
 from diffs.scripts import UNSPACED_RANGES, has_unspaced
 
-ROUTING_KEYS = {"name", "channel", "sites", "kinds", "keywords", "digest", "digest_at"}
+ROUTING_KEYS = {"name", "channel", "sites", "kinds", "keywords", "digest", "digest_at",
+                "burst_threshold", "burst_window"}
+#: What a route may ask for: changes of posts, and the health of the watch itself.
+ALERT_KINDS = KINDS + HEALTH_KINDS
+BURST_THRESHOLD = 10  # more changes of one kind than this within the window: one alert
+BURST_WINDOW = 3600.0
 # A letter or digit of a script written with spaces: what a whole-word keyword may not touch.
 _SPACED_WORD_CHAR = rf"[^\W{UNSPACED_RANGES}]"
 
@@ -21,10 +26,12 @@ _SPACED_WORD_CHAR = rf"[^\W{UNSPACED_RANGES}]"
 class Route:
     channel: str
     sites: tuple[str, ...] = ("*",)
-    kinds: frozenset[str] = frozenset(KINDS)
+    kinds: frozenset[str] = frozenset(ALERT_KINDS)
     keywords: tuple[str, ...] = ()
     digest: str = "immediate"
     digest_at: tuple[int, int] = (8, 0)  # local time, for "daily"
+    burst_threshold: int = BURST_THRESHOLD
+    burst_window: float = BURST_WINDOW  # seconds
 
     def wants(self, site_url: str, site_name: str | None, kind: str) -> bool:
         in_sites = "*" in self.sites or site_url in self.sites or (site_name in self.sites)
@@ -48,16 +55,22 @@ def route_from_config(entry: Mapping[str, Any]) -> Route:
     if not name:
         raise ConfigError("each [[alerts]] needs a name")
     sites = entry.get("sites", ["*"])
-    kinds = entry.get("kinds", list(KINDS))
+    # Health alerts come by default, except to a route that watches for keywords.
+    kinds = entry.get("kinds", list(KINDS if entry.get("keywords") else ALERT_KINDS))
     keywords = entry.get("keywords", [])
     for key, value in (("sites", sites), ("kinds", kinds), ("keywords", keywords)):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}.{key} must be a list of strings")
-    bad = set(kinds) - set(KINDS)
+    bad = set(kinds) - set(ALERT_KINDS)
     if bad:
         raise ConfigError(
-            f"{where}.kinds: unknown {', '.join(sorted(bad))}; use {', '.join(KINDS)}"
+            f"{where}.kinds: unknown {', '.join(sorted(bad))}; use {', '.join(ALERT_KINDS)}"
         )
+    threshold = entry.get("burst_threshold", BURST_THRESHOLD)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise ConfigError(f"{where}.burst_threshold must be a whole number, at least 1 "
+                          f"(got {threshold!r})")
+    window = parse_duration(entry.get("burst_window", BURST_WINDOW), f"{where}.burst_window")
     digest = str(entry.get("digest", "immediate"))
     if digest not in DIGEST_MODES:
         raise ConfigError(
@@ -73,6 +86,8 @@ def route_from_config(entry: Mapping[str, Any]) -> Route:
         keywords=tuple(k for k in keywords if k.strip()),
         digest=digest,
         digest_at=(int(m.group(1)), int(m.group(2))),
+        burst_threshold=threshold,
+        burst_window=window,
     )
 
 

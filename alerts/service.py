@@ -68,16 +68,42 @@ def deliver_due(archive: Archive, conf: Config, *, dry_run: bool = False,
 
     Automatic runs (`crawl`, the daemon) keep the backoff; `alerts send` ignores it.
     """
+    from alerts.health import health_line
     from alerts.items import build_message
 
     links = conf.defaults  # base_url (the workspace) or report_url: see config.change_link
     built, broken = usable_channels(conf)
+    routes = routes_from_config(conf.alerts)
+    bursts = {r.channel: (r.burst_threshold, r.burst_window) for r in routes
+              if r.digest == "immediate"}
+    sites = [s.url for s in conf.sites]
+
+    def build(group: Any) -> Any:
+        line = health_line(archive, sites) if group.digest == "daily" and sites else ""
+        return build_message(archive, group, links, line)
+
     return deliver(
         archive,
         built,
-        lambda group: build_message(archive, group, links),
+        build,
         broken=broken,
         now=now,
         dry_run=dry_run,
         ignore_backoff=ignore_backoff,
+        bursts=bursts,
     )
+
+
+def judge_health(archive: Archive, conf: Config, record: dict[str, Any],
+                 outbox: Outbox | None) -> Any:
+    """After a round: a change of the site's watch health, recorded and its alerts queued.
+
+    ``record``: the round's record from the crawler (``site_id`` and ``id`` of the round);
+    a round that never started (no round row) is not judged. Returns the decision or None.
+    """
+    from alerts.health import Thresholds, after_round
+
+    if "site_id" not in record or "id" not in record:
+        return None
+    return after_round(archive, record["site_id"], record["id"], Thresholds.of(conf.defaults),
+                       outbox)

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import requests
 
 from alerts.channel import Channel, Option, duration_seconds, web_url
-from alerts.message import Message, clean, slack_payload
+from alerts.message import Message, clean
+from alerts.slack_message import slack_payload
 
 
 class _HideRequestPaths(logging.Filter):

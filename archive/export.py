@@ -16,7 +16,10 @@ WARC (written with warcio, per-record gzip when the file name ends in .gz):
   Its target is ``urn:wpwatch:version:RECORD_HASH`` (or ``change:``), so that
   replay indexes do not take it for a capture of the response's URL;
 * one ``resource`` record (``application/timestamp-reply``) per RFC 3161 token
-  over a chain head, as the authority sent it (``urn:wpwatch:chain-head:HASH``).
+  over a chain head, as the authority sent it (``urn:wpwatch:chain-head:HASH``);
+* one ``resource`` record (``application/json``, ``urn:wpwatch:coverage:SITE``): the
+  site's coverage (archive/coverage.py) and every round it rests on, so a reader can
+  check "last seen present at T1 (round R1)" in a change record against the rounds.
 
 The raw bytes are the body as Scrapy hands it over: transfer and content
 codings already removed. So ``Transfer-Encoding`` is renamed
@@ -26,7 +29,8 @@ match the stored bytes is set to their length, the original kept as
 
 JSON lines: one object per version and per change, in chain order, with the
 hashes; for spreadsheets and notebooks. Then, outside the chain, one ``annotation`` line
-per change the review workspace annotated: its triage state, labels, notes and audit log.
+per change the review workspace annotated: its triage state, labels, notes and audit log;
+last, the coverage object (``"record": "coverage"``).
 """
 
 from __future__ import annotations
@@ -53,10 +57,12 @@ from warcio.warcwriter import WARCWriter
 from archive import schema as s
 from archive.chain import chain_head, snapshot
 from archive.codec import unpack
+from archive.coverage import coverage, presence, site_rounds
 from archive.notes import annotated_ids, annotations_on, audit_trail
 from archive.store import Archive
 from core.about import VERSION
 from core.exceptions import ExportError
+from core.values import utcnow
 
 FORMATS = ("warc", "jsonl")
 
@@ -104,11 +110,15 @@ def export_site(
         snapshot(conn)
         entries = _entries(conn, site["id"], since)
         report = progress or (lambda done, total: None)
+        watched = coverage_json(conn, site, since)
         if fmt == "jsonl":
             _write_jsonl(fh, entries, summary, report)
             _write_annotations(conn, fh, entries)
+            if watched["rounds"]:  # a site never crawled has no coverage to state
+                fh.write(json.dumps(watched, ensure_ascii=False, sort_keys=True).encode() + b"\n")
         else:
-            _write_warc(conn, fh, site, entries, summary, report, gzip=out.name.endswith(".gz"))
+            _write_warc(conn, fh, site, entries, summary, report, gzip=out.name.endswith(".gz"),
+                        watched=watched)
     return summary
 
 
@@ -132,7 +142,7 @@ def _entries(conn: Connection, site_id: int, since: str | None) -> list[dict[str
     )
     cq = (
         select(c.id, c.kind, c.fields, c.detected_at, c.from_version_id, c.to_version_id,
-               c.response_id, p.type, p.wp_id, p.link, p.title)
+               c.response_id, c.round_id, p.type, p.wp_id, p.link, p.title)
         .join(s.posts, p.id == c.post_id)
         .where(c.site_id == site_id)
     )
@@ -149,6 +159,7 @@ def _entries(conn: Connection, site_id: int, since: str | None) -> list[dict[str
     version_hash = {rid: ln["record_hash"] for (rec, rid), ln in links.items() if rec == "version"}
     for e in out:
         if e["record"] == "change":
+            e["presence"] = presence(conn, site_id, e["kind"], e["round_id"], e["detected_at"])
             e["from_version_hash"] = version_hash.get(e["from_version_id"])
             e["to_version_hash"] = version_hash.get(e["to_version_id"])
             if e["response_id"] is None and e["to_version_id"] is not None:
@@ -208,6 +219,18 @@ def _change_json(e: dict[str, Any]) -> dict[str, Any]:
         "from_version_hash": e["from_version_hash"],
         "to_version_hash": e["to_version_hash"],
         "response_id": e["evidence_response_id"],
+        "round_id": e["round_id"],
+        "presence": e["presence"],  # last seen present / first seen gone: see "coverage"
+    }
+
+
+def coverage_json(conn: Connection, site: dict[str, Any], since: str | None) -> dict[str, Any]:
+    """The site's coverage and every round it rests on, so a reader can check the claims."""
+    return {
+        "record": "coverage",
+        "site": site["url"],
+        **coverage(conn, site["id"], since=since),
+        "round_log": site_rounds(conn, site["id"], since),
     }
 
 
@@ -248,6 +271,7 @@ def _write_warc(
     progress: Progress,
     *,
     gzip: bool,
+    watched: dict[str, Any] | None = None,
 ) -> None:
     writer = SHA256Writer(fh, gzip=gzip, warc_version="1.1")
     head = chain_head(conn, site["id"])
@@ -296,6 +320,14 @@ def _write_warc(
             warc_content_type="application/json", warc_headers_dict=headers,
         ))
         progress(done, len(entries))
+    if watched and watched["rounds"]:  # the rounds, covered intervals and gaps
+        body = json.dumps(watched, ensure_ascii=False, sort_keys=True).encode()
+        writer.write_record(writer.create_warc_record(
+            f"urn:wpwatch:coverage:{site['url']}", "resource", payload=BytesIO(body),
+            length=len(body), warc_content_type="application/json",
+            warc_headers_dict={"WARC-Record-ID": warc_record_id(site["url"], "coverage", 0),
+                               "WARC-Date": watched["last"] or utcnow()},
+        ))
     _write_stamps(conn, writer, site)
 
 

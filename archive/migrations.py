@@ -78,6 +78,31 @@ def add_revisions(conn: Connection) -> None:
     s.revisions.create(conn, checkfirst=True)
 
 
+def add_watch_health(conn: Connection) -> None:
+    """Watch health: each site's episode, its events, and alerts that point at an event."""
+    s.site_health.create(conn, checkfirst=True)
+    s.health_events.create(conn, checkfirst=True)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ALTER TABLE alerts ALTER COLUMN change_id DROP NOT NULL")
+        conn.exec_driver_sql(
+            "ALTER TABLE alerts ADD COLUMN event_id INTEGER REFERENCES health_events (id)"
+        )
+        conn.exec_driver_sql(
+            "ALTER TABLE alerts ADD CONSTRAINT alerts_channel_event_id_key "
+            "UNIQUE (channel, event_id)"
+        )
+        return
+    # SQLite cannot drop a NOT NULL: the table is rebuilt, rows and ids kept.
+    columns = ", ".join(c.name for c in s.alerts.columns if c.name != "event_id")
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_alerts_pending")
+    conn.exec_driver_sql("ALTER TABLE alerts RENAME TO alerts_before_health")
+    s.alerts.create(conn)
+    conn.exec_driver_sql(
+        f"INSERT INTO alerts ({columns}) SELECT {columns} FROM alerts_before_health"
+    )
+    conn.exec_driver_sql("DROP TABLE alerts_before_health")
+
+
 #: Every schema change after the first, oldest first; version 1 is the original tables.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "schedule", add_schedule),
@@ -87,6 +112,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "working notes", add_working_notes),
     Migration(7, "ignore rules", add_ignore_rules),
     Migration(8, "revisions and authenticated responses", add_revisions),
+    Migration(9, "watch health", add_watch_health),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

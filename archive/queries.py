@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from archive import schema as s
+from archive.coverage import presence
 from archive.store import Archive
 
 
@@ -78,6 +79,7 @@ class StoredChange:
     noise_rules: tuple[str, ...] = ()  # the rules that made it noise
     #: revisions WordPress saved up to ``new`` since the version before it (own sites)
     revisions: tuple[dict[str, Any], ...] = ()
+    presence: dict[str, Any] | None = None  # archive.coverage.presence: rounds around it
 
 
 class _Reader:
@@ -196,6 +198,8 @@ class _Reader:
                 c.verdict,
                 c.noise_rules,
                 c.post_id,
+                c.site_id,
+                c.round_id,
                 st.url.label("site"),
                 st.name.label("site_name"),
                 p.type,
@@ -228,6 +232,8 @@ class _Reader:
                 verdict=row.verdict or "change",
                 noise_rules=tuple(json.loads(row.noise_rules or "[]")),
                 revisions=self.revisions(row.post_id, row.to_version_id),
+                presence=presence(self.conn, row.site_id, row.kind, row.round_id,
+                                  row.detected_at),
             )
             for row in self.conn.execute(q).all()
         ]

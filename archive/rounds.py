@@ -184,3 +184,69 @@ def set_schedule(
 
 def schedules(conn: Connection) -> dict[str, dict[str, Any]]:
     return {r["site_url"]: dict(r) for r in conn.execute(select(s.schedule)).mappings()}
+
+
+# -- watch health ----------------------------------------------------------------------
+def recent_rounds(conn: Connection, site_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """The site's newest rounds, newest first: id, outcome, times and error."""
+    r = s.rounds.c
+    rows = conn.execute(
+        select(r.id, r.outcome, r.started_at, r.finished_at, r.error)
+        .where(r.site_id == site_id)
+        .order_by(r.id.desc())
+        .limit(limit)
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def health_state(conn: Connection, site_id: int) -> dict[str, Any] | None:
+    """The site's current episode (state, since, round_id), or None: never judged."""
+    row = conn.execute(
+        select(s.site_health).where(s.site_health.c.site_id == site_id)
+    ).mappings().first()
+    return dict(row) if row else None
+
+
+def health_states(conn: Connection) -> dict[int, str]:
+    """site id → healthy | failing | degraded, for every site ever judged."""
+    h = s.site_health.c
+    return {r.site_id: r.state for r in conn.execute(select(h.site_id, h.state))}
+
+
+def record_health_event(
+    conn: Connection, site_id: int, *, kind: str, state: str, round_id: int, since: str,
+    rounds: int, reason: str | None,
+) -> int | None:
+    """Open or close an episode: the site's state and one event, in the caller's
+    transaction. None when this round already recorded that event (a round run twice)."""
+    e = s.health_events.c
+    if conn.execute(
+        select(e.id).where(e.round_id == round_id, e.kind == kind)
+    ).first() is not None:
+        return None
+    now = utcnow()
+    event_id = inserted_id(conn.execute(
+        insert(s.health_events).values(
+            site_id=site_id, kind=kind, round_id=round_id, since=since, detected_at=now,
+            rounds=rounds, reason=reason,
+        )
+    ))
+    values = {"state": state, "since": since if state != "healthy" else now,
+              "round_id": round_id, "updated_at": now}
+    done = conn.execute(
+        update(s.site_health).where(s.site_health.c.site_id == site_id).values(**values)
+    )
+    if done.rowcount == 0:
+        conn.execute(insert(s.site_health).values(site_id=site_id, **values))
+    return event_id
+
+
+def health_event(conn: Connection, event_id: int) -> dict[str, Any] | None:
+    """One event with its site's URL and name."""
+    e, st = s.health_events.c, s.sites.c
+    row = conn.execute(
+        select(s.health_events, st.url.label("site"), st.name.label("site_name"))
+        .join(s.sites, st.id == e.site_id)
+        .where(e.id == event_id)
+    ).mappings().first()
+    return dict(row) if row else None

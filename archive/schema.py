@@ -217,6 +217,34 @@ chain_stamps = Table(
 )
 Index("ix_chain_stamps_site", chain_stamps.c.site_id, chain_stamps.c.seq)
 
+# Watch health (schema "watch health"): each site's current episode, and one event per
+# change of episode (site-failing, site-degraded, site-recovered) that alerts point at.
+# An episode is alerted once, when it starts; its end is alerted once, when it ends.
+site_health = Table(
+    "site_health",
+    metadata,
+    Column("site_id", Integer, ForeignKey("sites.id"), primary_key=True),
+    Column("state", String(20), nullable=False),  # healthy | failing | degraded
+    Column("since", String(32), nullable=False),  # when the episode started (ISO UTC)
+    Column("round_id", Integer, ForeignKey("rounds.id")),  # the round that started it
+    Column("updated_at", String(32), nullable=False),
+)
+
+health_events = Table(
+    "health_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # site-failing | site-degraded | site-recovered
+    Column("round_id", Integer, ForeignKey("rounds.id"), nullable=False),  # that decided it
+    Column("since", String(32), nullable=False),  # the start of the episode it opens or ends
+    Column("detected_at", String(32), nullable=False),
+    Column("rounds", Integer, nullable=False, default=0),  # failed rounds in a row, or ended
+    Column("reason", Text),  # the round's error, one line
+    UniqueConstraint("round_id", "kind"),
+)
+Index("ix_health_events_site", health_events.c.site_id, health_events.c.id)
+
 # The alert outbox (schema 4): one row per (channel, change), written in the
 # change's own transaction; delivery marks it sent.
 alerts = Table(
@@ -224,7 +252,9 @@ alerts = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("channel", String(200), nullable=False),
-    Column("change_id", Integer, ForeignKey("changes.id"), nullable=False),
+    # a change, or (schema "watch health") a health event; exactly one of the two
+    Column("change_id", Integer, ForeignKey("changes.id")),
+    Column("event_id", Integer, ForeignKey("health_events.id")),
     Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
     Column("round_id", Integer, ForeignKey("rounds.id")),
     Column("digest", String(20), nullable=False),  # immediate | round | daily
@@ -237,6 +267,7 @@ alerts = Table(
     Column("created_at", String(32), nullable=False),
     Column("sent_at", String(32)),
     UniqueConstraint("channel", "change_id"),
+    UniqueConstraint("channel", "event_id"),
 )
 Index("ix_alerts_pending", alerts.c.status, alerts.c.next_attempt_at)
 

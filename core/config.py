@@ -33,6 +33,7 @@ CREDENTIAL_KEYS = ("username", "app_password")
 DEFAULT_KEYS = {
     "interval", "full_interval", "active_hours", "round_timeout", "grace", "concurrency",
     "report_url", "tsa_url", "base_url", "labels", "ignore",
+    "failing_after", "failing_for",  # when a site counts as failing (its site-failing alert)
 }
 URL_DEFAULTS = ("report_url", "tsa_url")  # may be "env:NAME"
 #: The kinds of ignore rule, each a list of strings (see diffs.ignore).
@@ -342,6 +343,13 @@ def _check_defaults(defaults: dict[str, Any]) -> None:
     """[defaults] values the daemon and the alerts read later, checked now."""
     if "grace" in defaults:
         parse_duration(defaults["grace"], "defaults.grace")
+    if "failing_for" in defaults:
+        parse_duration(defaults["failing_for"], "defaults.failing_for")
+    after = defaults.get("failing_after", 3)
+    if isinstance(after, bool) or not isinstance(after, int) or after < 1:
+        raise ConfigError(
+            f"defaults.failing_after must be a whole number of rounds, at least 1 (got {after!r})"
+        )
     concurrency = defaults.get("concurrency", 8)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(

@@ -24,6 +24,9 @@ CHANGE_FIELDS = (
     "featured_media", "sticky", "protected", "status", "parent", "format", "markup",
 )  # fmt: skip
 TERMS_PREFIX = "terms:"
+#: Alert kinds about watching itself, not about a post: a site that cannot be watched, one
+#: watched through its feed only (REST API closed), and one watched fully again.
+HEALTH_KINDS = ("site-failing", "site-degraded", "site-recovered")
 
 #: When an alert route sends: at once, once per round, or once a day.
 DIGEST_MODES = ("immediate", "round", "daily")

@@ -224,6 +224,32 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Presence:
+    """When a gone post was last seen present (or a new post last seen absent): the change's
+    round and the last complete round of its site before it (archive/coverage.py)."""
+
+    kind: str  # the change's kind: deleted | unpublished | new
+    before_at: str | None  # the last complete round before: present (gone post) or absent
+    before_round: int | None
+    at: str  # first seen gone, or first seen
+    round: int
+
+    @property
+    def line(self) -> str:
+        """``last seen present at T1 (round R1), first seen gone at T2 (round R2)``."""
+        before = (f"{_stamp(self.before_at)} (round {self.before_round})" if self.before_at
+                  else "no complete round before")
+        now = f"{_stamp(self.at)} (round {self.round})"
+        if self.kind == "new":
+            return f"first seen at {now}, absent at {before}"
+        return f"last seen present at {before}, first seen gone at {now}"
+
+
+def _stamp(iso: str) -> str:
+    return iso[:19].replace("T", " ") + "Z"
+
+
+@dataclass(frozen=True)
 class Context:
     """Where a comparison comes from: the change row and its post (all optional)."""
 
@@ -243,6 +269,7 @@ class Context:
         from diffs.revisions import saved_between
 
         return saved_between(self.revisions)
+    presence: Presence | None = None
 
 
 @dataclass(frozen=True)

@@ -352,6 +352,9 @@ def to_dict(report: Report) -> dict[str, Any]:
             {**asdict(f), "words": [[s.op, s.text] for s in f.words]} for f in c.fields
         ],
         "evidence": asdict(c.evidence) if c.evidence else None,
+        "presence": (
+            {**asdict(x.presence), "line": x.presence.line} if x.presence else None
+        ),
     }  # fmt: skip
 
 

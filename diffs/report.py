@@ -30,6 +30,7 @@ from diffs.model import (
     LinkChanges,
     Media,
     MediaChanges,
+    Presence,
     Publication,
     Report,
     Retarget,
@@ -43,8 +44,9 @@ from diffs.text import BlockDiff, Segment, diff_blocks
 
 __all__ = [
     "GONE", "Comparison", "Context", "Evidence", "FieldChange", "Link", "LinkChanges", "Media",
-    "MediaChanges", "Publication", "Report", "Retarget", "Term", "Version", "VersionInfo",
-    "VersionLike", "change_report", "compare_versions", "known_term_names", "summarize",
+    "MediaChanges", "Presence", "Publication", "Report", "Retarget", "Term", "Version",
+    "VersionInfo", "VersionLike", "change_report", "compare_versions", "known_term_names",
+    "presence", "summarize",
 ]  # fmt: skip
 
 
@@ -131,6 +133,7 @@ def change_report(change: Any) -> Report:
         change_id=change.id, site=change.site, site_name=change.site_name, type=change.type,
         wp_id=change.wp_id, detected_at=change.detected_at,
         revisions=tuple(getattr(change, "revisions", ())),
+        presence=presence(change.kind, getattr(change, "presence", None)),
     )  # fmt: skip
     comparison = compare_versions(
         old, new, kind=change.kind, evidence=evidence,
@@ -140,6 +143,17 @@ def change_report(change: Any) -> Report:
 
 
 # -- links and media ---------------------------------------------------------------------------
+def presence(kind: str, seen: Mapping[str, Any] | None) -> Presence | None:
+    """archive.coverage.presence's record as a :class:`Presence` (None stays None)."""
+    if not seen:
+        return None
+    if kind == "new":
+        return Presence(kind, seen["absent_at"], seen["absent_round"], seen["first_seen_at"],
+                        seen["first_seen_round"])
+    return Presence(kind, seen["last_present_at"], seen["last_present_round"], seen["gone_at"],
+                    seen["gone_round"])
+
+
 def _links(pairs: Sequence[Sequence[str]]) -> tuple[Link, ...]:
     return tuple(Link(str(p[0]), str(p[1]) if len(p) > 1 else "") for p in pairs)
 

@@ -12,7 +12,8 @@ import requests
 
 from alerts.channels import channel_from_config
 from alerts.exceptions import ConfigError, DeliveryError
-from alerts.message import AlertItem, Message, slack_payload, subject, test_message, text_body
+from alerts.message import AlertItem, Message, subject, test_message, text_body
+from alerts.slack_message import slack_payload
 from tests.smtpserver import SMTPServer  # fixtures come from conftest's pytest_plugins
 from tests.webhookserver import WebhookServer, block_kit_problems
 

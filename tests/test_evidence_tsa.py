@@ -144,7 +144,8 @@ def test_heads_are_stamped_once_and_verified(copy: WPWatch, tsa: tuple[str, Path
 
     warc = copy.db.parent / "site.warc.gz"
     copy.run("export", "--site", site_url, "--out", str(warc))
-    (stamp,) = [r for r in read_warc(warc) if r["type"] == "resource"]
+    (stamp,) = [r for r in read_warc(warc) if r["type"] == "resource"
+                and r["headers"]["WARC-Target-URI"].startswith("urn:wpwatch:chain-head:")]
     assert stamp["payload"] == token
     assert stamp["headers"]["WARC-Target-URI"] == f"urn:wpwatch:chain-head:{chain_hash}"
     assert stamp["headers"]["Content-Type"] == "application/timestamp-reply"

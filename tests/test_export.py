@@ -146,6 +146,9 @@ def test_jsonl_export_one_line_per_version_and_change(
     out = tmp_path / "site.jsonl"
     copy.run("export", "--site", demo_archive.site_url, "--out", str(out))
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    coverage = lines.pop()  # last: the rounds the site was watched in (and the gaps)
+    (rounds,), = sql(copy.db, "SELECT count(*) FROM rounds")
+    assert coverage["record"] == "coverage" and len(coverage["round_log"]) == rounds
     (versions,), (changes,) = (sql(copy.db, f"SELECT count(*) FROM {t}")[0]
                                for t in ("versions", "changes"))
     assert [x["record"] for x in lines].count("version") == versions

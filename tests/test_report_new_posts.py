@@ -19,7 +19,8 @@ from click.testing import CliRunner
 
 from alerts.deliver import Group
 from alerts.items import build_message
-from alerts.message import html_body, slack_payload, subject, text_body
+from alerts.message import html_body, subject, text_body
+from alerts.slack_message import slack_payload
 from archive import Archive, queries
 from tests.test_report_cli import SITE, fetch, golden
 from wpwatch.cli import cli

@@ -126,6 +126,7 @@ class Daemon:
         self._shutdown_task: asyncio.Future[None] | None = None
         self.sem: asyncio.Semaphore | None = None
         self.delivery_lock = asyncio.Lock()
+        self.outbox: Any = None
 
     # -- lifecycle ------------------------------------------------------------------
     def run(self) -> int:
@@ -234,7 +235,7 @@ class Daemon:
         from alerts.service import install_outbox
 
         self.archive.change_listeners.clear()
-        install_outbox(self.archive, conf)
+        self.outbox = install_outbox(self.archive, conf)
         wanted: set[str] = set()
         now = datetime.now(UTC)
         for site in conf.sites:
@@ -308,6 +309,7 @@ class Daemon:
                 spec = SiteSpec.of(site)
                 record = await self.runner.run_site(spec, full=full, budget=site.budget)
                 await self.timestamp(record)
+                await self.judge_health(record)
                 line = summary_line(site.name + (" (full)" if full else ""), record)
                 if record["outcome"] in ("ok", "interrupted"):
                     logger.info("%s", line)
@@ -324,6 +326,25 @@ class Daemon:
                 self._record_schedule()
         if not self.stopping:
             await self.deliver_job()
+
+    async def judge_health(self, record: dict[str, Any]) -> None:
+        """After each round: a site that starts or stops failing (or being degraded) gets
+        its one alert queued; delivery follows the round as usual."""
+        from alerts.service import judge_health
+
+        if self.archive is None:
+            return
+        try:
+            decision = await asyncio.to_thread(
+                judge_health, self.archive, self.conf, record, self.outbox
+            )
+        except Exception as exc:  # the archive busy, say: the next round judges again
+            logger.debug("health not judged", exc_info=True)
+            logger.error("%s: watch health not judged: %s: %s", record.get("site"),
+                         type(exc).__name__, exc)
+            return
+        if decision is not None:
+            logger.warning("%s: %s", record.get("site"), decision.kind)
 
     async def timestamp(self, record: dict[str, Any]) -> None:
         """RFC 3161 token of the site's chain head after a round that wrote something.

@@ -14,6 +14,7 @@ from core.about import VERSION
 from wpwatch.cli import (
     alerts,
     changes,
+    coverage,
     crawl,
     demo,
     evidence,
@@ -80,6 +81,7 @@ for command in (
     serve.serve,
     users.users,
     rescore.rescore,
+    coverage.coverage,
 ):
     cli.add_command(command)
 

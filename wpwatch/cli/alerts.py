@@ -72,10 +72,11 @@ def alerts_pending(obj: Ctx, as_json: bool) -> None:
         click.echo(f"{route}: {state['pending']} pending{failing}")
     for r in rows:
         why = f"; last error: {r['last_error']}" if r["last_error"] else ""
+        what = (f"change #{r['change_id']} {r['kind']} {r['site']} {r['type']}/{r['wp_id']}"
+                if r["change_id"] is not None else f"{r['kind']} {r['site']}")
         click.echo(
             f"alert #{r['id']} → {r['channel']} ({r['digest']}, due {r['due_at'][:16]}Z, "
-            f"{r['attempts']} attempts{why}): change #{r['change_id']} {r['kind']} "
-            f"{r['site']} {r['type']}/{r['wp_id']}"
+            f"{r['attempts']} attempts{why}): {what}"
         )
 
 

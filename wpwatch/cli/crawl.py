@@ -68,11 +68,12 @@ def crawl(
     archive = obj.archive
     archive.mark_stale_rounds_interrupted()
     alerting = bool(conf.alerts) and not no_alerts
+    outbox = None
     if alerting:
         from alerts.service import check, install_outbox
 
         check(conf)  # every route, its secrets and security settings: before any request
-        install_outbox(archive, conf)
+        outbox = install_outbox(archive, conf)
     else:
         conf.check()
     started = time.monotonic()
@@ -88,6 +89,10 @@ def crawl(
     # A degraded site (REST API closed, watched through its feed) or a round cut
     # short by its time budget is still an error a user can act on: exit non-zero
     # with the reason, as for a failed one.
+    from alerts.service import judge_health
+
+    for r in results:  # a site that starts or stops failing: its one alert is queued
+        judge_health(archive, conf, r, outbox)
     failed = [r for r in results if r["outcome"] in ("failed", "degraded", "interrupted")]
     for r in failed:
         click.echo(f"wpwatch: {r['site']}: {r['error']}", err=True)
