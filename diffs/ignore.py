@@ -1,7 +1,7 @@
 """Ignore rules: what a site's changes are compared without, and the verdict they give.
 
 A rule set has three kinds of rule (``[sites.ignore]`` in wpwatch.toml, checked by
-``core.config.parse_ignore``):
+``core.ignore_rules.parse_ignore``):
 
 - ``fields``: change names as `wpwatch changes --json` prints them (``author``,
   ``terms:tags``); a change of one of them alone is not news;
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from core.config import IGNORE_KEYS, parse_ignore
+from core.ignore_rules import IGNORE_KEYS, parse_ignore
 from core.values import canonical_json
 from diffs.compare import changed_fields, derived_excerpt
 from diffs.normalize import SCHEMA_VERSION, Selector, normalize
@@ -73,7 +73,7 @@ class IgnoreRules:
     ) -> IgnoreRules:
         """From an ``ignore`` table (as written, or as ``SiteConfig.ignore`` holds it).
 
-        A bad rule is a ``ConfigError`` naming it (``core.config.parse_ignore``).
+        A bad rule is a ``ConfigError`` naming it (``core.ignore_rules.parse_ignore``).
         """
         plain = {k: list(v) for k, v in (table or {}).items()}
         checked = parse_ignore(plain, where)
