@@ -56,7 +56,9 @@ def plain_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_demo_finds_what_was_changed(plain_demo: tuple[Path, str]) -> None:
     cwd, out = plain_demo
-    rounds = re.findall(r": ok, (\d+) requests in [\d.]+ s; (\d+) new, (\d+) edited, "
+    assert ": ok, 6 requests" in out and "baseline of 8 posts, 2 pages; " in out
+    rounds = re.findall(r": ok, (\d+) requests in [\d.]+ s; (?:baseline of [^;]+; )?"
+                        r"(\d+) new, (\d+) edited, "
                         r"(\d+) unpublished, (\d+) deleted, (\d+) restored; 0 errors", out)
     assert [r[1:] for r in rounds] == [
         ("0", "0", "0", "0", "0"),  # baseline
