@@ -67,6 +67,16 @@ def add_ignore_rules(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE changes ADD COLUMN {column} {kind}"))
 
 
+def add_review_search(conn: Connection) -> None:
+    """The review queue: state-first indexes for the triage views, and on SQLite a full-text
+    index (FTS5) of the review index's text, filled from the rows indexed so far."""
+    for index in (s.ix_review_index_state_priority, s.ix_review_index_state_detected):
+        index.create(conn, checkfirst=True)
+    if conn.dialect.name == "sqlite":
+        conn.execute(text(s.REVIEW_FTS_DDL))
+        conn.execute(text(f"INSERT INTO {s.REVIEW_FTS}({s.REVIEW_FTS}) VALUES ('rebuild')"))
+
+
 #: Every schema change after the first, oldest first; version 1 is the original tables.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "schedule", add_schedule),
@@ -75,6 +85,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "degraded-mode URLs", add_fallback_seen),
     Migration(6, "working notes", add_working_notes),
     Migration(7, "ignore rules", add_ignore_rules),
+    Migration(8, "review search", add_review_search),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
