@@ -7,7 +7,6 @@ with the triage state; only the page's own rows are then read in full.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +16,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from archive import notes
 from archive import schema as s
-from archive.store import Archive
+from archive.store import Archive, scored_fields
 from core.values import KINDS, iso_utc, parse_iso
 from web.index import text_search_index
 
@@ -202,8 +201,9 @@ def _rows(conn: Any, ids: list[int]) -> list[dict[str, Any]]:
         return []
     c, p, st, ri = s.changes.c, s.posts.c, s.sites.c, s.review_index.c
     q = (select(c.id, c.kind, c.fields, c.detected_at, c.from_version_id, c.to_version_id,
-                c.round_id, c.site_id, st.url.label("site"), st.name.label("site_name"), p.type,
-                p.wp_id, p.link, p.title, ri.priority)
+                c.round_id, c.site_id, c.verdict, c.scored_fields, c.noise_rules, c.ruleset,
+                st.url.label("site"), st.name.label("site_name"), p.type, p.wp_id, p.link,
+                p.title, ri.priority)
          .join(s.posts, p.id == c.post_id).join(s.sites, st.id == c.site_id)
          .join(s.review_index, ri.change_id == c.id).where(c.id.in_(ids)))
     found = {r.id: r for r in conn.execute(q)}
@@ -214,7 +214,7 @@ def _record(r: Any) -> dict[str, Any]:
     return {
         "id": r.id, "site": r.site, "site_name": r.site_name, "site_id": r.site_id,
         "type": r.type, "wp_id": r.wp_id, "kind": r.kind, "url": r.link, "title": r.title,
-        "detected_at": r.detected_at, "fields": json.loads(r.fields or "[]"),
+        "detected_at": r.detected_at, **scored_fields(r),
         "from_version": r.from_version_id, "to_version": r.to_version_id, "round": r.round_id,
         "priority": r.priority / 100,
     }  # fmt: skip
