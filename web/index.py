@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from archive import schema as s
@@ -115,13 +115,15 @@ def _index_new(conn: Connection, scoring: Scoring) -> int:
 def _rescore(conn: Connection, scoring: Scoring) -> int:
     ri, c = s.review_index.c, s.changes.c
     digest = scoring.hash
-    stale = conn.execute(select(ri.change_id).where(ri.scored_with != digest).limit(1)).first()
+    # Two ranges rather than "!=", so the index answers in a seek instead of a full scan.
+    outdated = or_(ri.scored_with < digest, ri.scored_with > digest)
+    stale = conn.execute(select(ri.change_id).where(outdated).limit(1)).first()
     if stale is None:
         return 0
     weights = _site_weights(conn, scoring)
     rows = conn.execute(
         select(ri.change_id, ri.site_id, ri.kind, ri.search_text, c.fields)
-        .join(s.changes, c.id == ri.change_id).where(ri.scored_with != digest)
+        .join(s.changes, c.id == ri.change_id).where(outdated)
     ).all()
     for r in rows:
         score = priority(r.kind, json.loads(r.fields or "[]"), r.search_text, scoring.keywords,

@@ -231,9 +231,14 @@ def one(archive: Archive, change_id: int) -> dict[str, Any] | None:
     return record
 
 
-def sites(archive: Archive) -> list[dict[str, Any]]:
-    """Every archived site with its id and counts of changes, posts and versions."""
+def sites(archive: Archive, *, counts: bool = True) -> list[dict[str, Any]]:
+    """Every archived site with its id and counts of changes, posts and versions; without
+    ``counts`` only id, url and name (the queue's site filter, which has its own counts)."""
     st, c, p = s.sites.c, s.changes.c, s.posts.c
+    if not counts:
+        with archive.engine.connect() as conn:
+            rows = conn.execute(select(st.id, st.url, st.name).order_by(st.id)).all()
+        return [{"id": r.id, "url": r.url, "name": r.name} for r in rows]
     with archive.engine.connect() as conn:
         changes: dict[int, int] = dict(
             conn.execute(select(c.site_id, func.count()).group_by(c.site_id)).all())
