@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 import requests
 
-from tests.test_web_http import Server, server  # noqa: F401  (the running `wpwatch serve`)
+from archive import Archive
+from archive.migrations import MIGRATIONS
+from archive.schema import REVIEW_FTS
+from tests.test_web_http import Server, build_archive, server  # noqa: F401  (`wpwatch serve`)
+from web import queue
+from web.index import Scoring, catch_up
 from web.queue import text_query
 
 
@@ -56,3 +62,30 @@ def test_a_query_without_a_word_is_a_one_line_error(server: Server, q: str) -> N
     assert response.status_code == 400
     message = response.json()["error"]
     assert "q must contain a word" in message and "\n" not in message
+
+
+def test_an_archive_indexed_before_full_text_search_gets_it_on_opening(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    build_archive(db, "http://127.0.0.1:9")
+    archive = Archive(str(db))
+    catch_up(archive, Scoring())
+    archive.close()
+    version = next(m.version for m in MIGRATIONS if m.name == "review search")
+    with sqlite3.connect(db) as conn:  # what the schema before the full-text index left
+        conn.execute(f"DROP TABLE {REVIEW_FTS}")
+        conn.execute("DELETE FROM schema_version")
+        conn.execute("INSERT INTO schema_version VALUES (?, '2026-01-01T00:00:00Z')",
+                     (version - 1,))
+        (changed,) = conn.execute("SELECT search_text FROM review_index WHERE change_id = 1"
+                                  ).fetchone()
+    word = next(w for w in changed.split() if w.isalpha() and len(w) > 5)
+    reopened = Archive(str(db))
+    try:
+        found = queue.listing(reopened, queue.Filters(q=word))
+    finally:
+        reopened.close()
+    assert 1 in [r["id"] for r in found["changes"]]
+    with sqlite3.connect(db) as conn:  # found through the rebuilt index, not a LIKE scan
+        matched = conn.execute(f"SELECT rowid FROM {REVIEW_FTS} WHERE {REVIEW_FTS} MATCH ?",
+                               (text_query(word),)).fetchall()
+    assert (1,) in matched
