@@ -103,6 +103,16 @@ def add_watch_health(conn: Connection) -> None:
     conn.exec_driver_sql("DROP TABLE alerts_before_health")
 
 
+def add_review_search(conn: Connection) -> None:
+    """The review queue: state-first indexes for the triage views, and on SQLite a full-text
+    index (FTS5) of the review index's text, filled from the rows indexed so far."""
+    for index in (s.ix_review_index_state_priority, s.ix_review_index_state_detected):
+        index.create(conn, checkfirst=True)
+    if conn.dialect.name == "sqlite":
+        conn.execute(text(s.REVIEW_FTS_DDL))
+        conn.execute(text(f"INSERT INTO {s.REVIEW_FTS}({s.REVIEW_FTS}) VALUES ('rebuild')"))
+
+
 #: Every schema change after the first, oldest first; version 1 is the original tables.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "schedule", add_schedule),
@@ -113,6 +123,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "ignore rules", add_ignore_rules),
     Migration(8, "revisions and authenticated responses", add_revisions),
     Migration(9, "watch health", add_watch_health),
+    Migration(10, "review search", add_review_search),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

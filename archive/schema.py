@@ -11,6 +11,7 @@ posts), so the bytes of the evidence are stored once and never rewritten.
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     Boolean,
     Column,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     false,
 )
 
@@ -374,6 +376,25 @@ Index("ix_review_index_site", review_index.c.site_id, review_index.c.kind, revie
 Index("ix_review_index_kind", review_index.c.kind, review_index.c.site_id, review_index.c.state)
 Index("ix_review_index_state", review_index.c.state, review_index.c.site_id, review_index.c.kind)
 Index("ix_review_index_scored", review_index.c.scored_with)
+# The triage views ("new, by priority", "new, newest first") read in index order and stop at
+# a page, whatever the planner's statistics say, instead of sorting ~all changes.
+ix_review_index_state_priority = Index(
+    "ix_review_index_state_priority", review_index.c.state, review_index.c.priority,
+    review_index.c.change_id)
+ix_review_index_state_detected = Index(
+    "ix_review_index_state_detected", review_index.c.state, review_index.c.detected_at,
+    review_index.c.change_id)
+
+# Full-text search of review_index.search_text on SQLite: an FTS5 index with external
+# content (the text is stored once, in review_index; rowid = change_id), filled where
+# web/index.py indexes changes. Other engines search with LIKE (see web/queue.py).
+REVIEW_FTS = "review_fts"
+REVIEW_FTS_DDL = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {REVIEW_FTS} USING fts5(search_text, "
+    "content='review_index', content_rowid='change_id', "
+    "tokenize='unicode61 remove_diacritics 2')"
+)
+event.listen(review_index, "after_create", DDL(REVIEW_FTS_DDL).execute_if(dialect="sqlite"))
 
 # Ignore rule sets (schema: ignore rules), by the hash each change records in
 # ``changes.ruleset``: what the rules were when a change was scored.

@@ -39,7 +39,8 @@ WORDS = ("statement", "human", "rights", "detention", "camp", "report", "Uyghur"
 KINDS = ("edited",) * 6 + ("new",) * 2 + ("deleted", "unpublished", "restored")
 FIELDS = (["content"], ["title", "content"], ["links"], ["date"], ["markup"], ["slug", "link"])
 URLS = [
-    "/", "/?kind=edited&site=3", "/?state=new&sort=priority", "/?q=detention",
+    "/", "/?kind=edited&site=3", "/?state=new", "/?state=new&sort=priority", "/?q=detention",
+    "/?q=court+uyghur&state=new&sort=priority",
     "/?label=cosmetic&sort=priority", "/?since=2026-06-01&until=2026-07-01&kind=deleted",
 ]
 

@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from archive import schema as s
@@ -24,7 +24,7 @@ from web.priority import changed_text, priority, settings_hash
 
 log = logging.getLogger("wpwatch.web.index")
 BATCH = 1000
-ANALYZE_AFTER = 1000
+ANALYZE_AFTER = 1000  # changes indexed at once after which the planner statistics are refreshed
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,12 @@ def catch_up(archive: Archive, scoring: Scoring, *, analyze: bool = False) -> in
     """Index every change not indexed yet and re-score stale scores; how many were touched.
     ``analyze`` refreshes the planner's statistics anyway (`wpwatch serve` does at start)."""
     with _lock, archive.engine.begin() as conn:
-        touched = _index_new(conn, scoring)
-        touched += _rescore(conn, scoring)
+        indexed = _index_new(conn, scoring)
+        touched = indexed + _rescore(conn, scoring)
+        if conn.dialect.name == "sqlite" and (analyze or indexed >= ANALYZE_AFTER):
+            # Without sqlite_stat1 the planner guesses that "state = 'new'" picks a few rows
+            # and sorts nearly every change for a page; PostgreSQL's autovacuum does this.
+            conn.execute(text("ANALYZE review_index"))
     if touched:
         log.info("review index: %d changes indexed or re-scored", touched)
     return touched
@@ -85,9 +89,9 @@ def _index_new(conn: Connection, scoring: Scoring) -> int:
             new = None if r.kind in ("deleted", "unpublished") else normalized.get(r.to_version_id)
             if old is None and new is None:
                 old = normalized.get(r.from_version_id) or normalized.get(r.to_version_id)
-            text = changed_text(old, new)
+            changed = changed_text(old, new)
             fields = json.loads(r.fields or "[]")
-            score = priority(r.kind, fields, text, scoring.keywords, weights.get(r.site_id, 1.0))
+            score = priority(r.kind, fields, changed, scoring.keywords, weights.get(r.site_id, 1.0))
             values.append(
                 {
                     "change_id": r.id,
@@ -95,12 +99,15 @@ def _index_new(conn: Connection, scoring: Scoring) -> int:
                     "kind": r.kind,
                     "detected_at": r.detected_at,
                     "state": states.get(r.id, "new"),
-                    "search_text": text,
+                    "search_text": changed,
                     "priority": round(score * 100),
                     "scored_with": digest,
                 }
             )
         conn.execute(insert(s.review_index), values)
+        if text_search_index(conn):
+            conn.execute(text(f"INSERT INTO {s.REVIEW_FTS}(rowid, search_text) "
+                              "VALUES (:change_id, :search_text)"), values)
         done += len(values)
         newest = rows[-1].id
 
@@ -108,13 +115,15 @@ def _index_new(conn: Connection, scoring: Scoring) -> int:
 def _rescore(conn: Connection, scoring: Scoring) -> int:
     ri, c = s.review_index.c, s.changes.c
     digest = scoring.hash
-    stale = conn.execute(select(ri.change_id).where(ri.scored_with != digest).limit(1)).first()
+    # Two ranges rather than "!=", so the index answers in a seek instead of a full scan.
+    outdated = or_(ri.scored_with < digest, ri.scored_with > digest)
+    stale = conn.execute(select(ri.change_id).where(outdated).limit(1)).first()
     if stale is None:
         return 0
     weights = _site_weights(conn, scoring)
     rows = conn.execute(
         select(ri.change_id, ri.site_id, ri.kind, ri.search_text, c.fields)
-        .join(s.changes, c.id == ri.change_id).where(ri.scored_with != digest)
+        .join(s.changes, c.id == ri.change_id).where(outdated)
     ).all()
     for r in rows:
         score = priority(r.kind, json.loads(r.fields or "[]"), r.search_text, scoring.keywords,
@@ -122,6 +131,15 @@ def _rescore(conn: Connection, scoring: Scoring) -> int:
         conn.execute(update(s.review_index).where(ri.change_id == r.change_id)
                      .values(priority=round(score * 100), scored_with=digest))
     return len(rows)
+
+
+def text_search_index(conn: Connection) -> bool:
+    """Whether the archive has the full-text index of review_index (SQLite with FTS5)."""
+    if conn.dialect.name != "sqlite":
+        return False
+    found = conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n"),
+                         {"n": s.REVIEW_FTS}).first()
+    return found is not None
 
 
 def scoring_from_config(conf: Any) -> Scoring:

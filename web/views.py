@@ -58,7 +58,7 @@ def queue_page(request: Request, user: User, _body: Any) -> Response:
 
     return page(
         request, user, "queue.html.j2", title="Changes", f=f, link=link, looked_at=looked_at,
-        only_new=bool(request.query_params.get("new")), sites=queue.sites(ws.archive),
+        only_new=bool(request.query_params.get("new")), sites=queue.sites(ws.archive, counts=False),
         kinds=KINDS, states=notes.STATES, labels=ws.labels, **result,
     )
 
