@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,11 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Archive:
-    return Archive(str(tmp_path / "a.db"))
+def archive(archive_url: str) -> Iterator[Archive]:
+    """An empty archive, once on an SQLite file and once on PostgreSQL (tests/postgres.py)."""
+    a = Archive(archive_url)
+    yield a
+    a.close()
 
 
 def write(
