@@ -65,6 +65,15 @@ def wpwatch(tmp_path: Path) -> WPWatch:
     return WPWatch(db=tmp_path / "wpwatch.db", config=tmp_path / "wpwatch.toml")
 
 
+@pytest.fixture
+def wpwatch_all_engines(archive_url: str, tmp_path: Path) -> WPWatch:
+    """The `wpwatch` CLI runner, once on an SQLite file and once on a PostgreSQL database."""
+    ww = WPWatch(db=tmp_path / "wpwatch.db", config=tmp_path / "wpwatch.toml")
+    if "://" in archive_url:
+        ww.url = archive_url
+    return ww
+
+
 @pytest.fixture(scope="session")
 def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """An archive of the demo site with one change of each kind (built once a session)."""
