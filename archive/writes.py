@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Connection, CursorResult, Row
+from sqlalchemy.engine import Connection, CursorResult
 
 from archive import codec, scoring
 from archive import schema as s
@@ -60,7 +60,7 @@ def inserted_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def read_post(conn: Connection, site_id: int, type_: str, wp_id: int) -> Row[Any] | None:
+def read_post(conn: Connection, site_id: int, type_: str, wp_id: int) -> Any:
     """The post's row, with the numbers of its newest version and change, in one statement
     (one moment, even under READ COMMITTED): what a writer decides from, and the step
     numbers it will claim (``version_seq + 1``, ``change_seq + 1``). A second writer that
