@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from alerts.outbox import Outbox
 from alerts.rules import Route
 from archive import Archive, PostRecord, schema
-from archive.migrations import SCHEMA_VERSION
+from archive.migrations import MIGRATIONS, SCHEMA_VERSION, add_post_sequences
 from archive.verify import verify_archive
 from diffs.normalize import content_hash
 from tests.test_archive import diff, resp
@@ -112,7 +112,8 @@ def test_an_alert_is_queued_once_per_change_and_route(archive: Archive) -> None:
         conn.execute(insert(schema.alerts).values(**row))
 
 
-def test_a_schema_5_archive_gets_its_posts_numbered(archive_url: str) -> None:
+def test_an_archive_from_before_the_numbering_gets_its_posts_numbered(archive_url: str) -> None:
+    before = next(m.version for m in MIGRATIONS if m.apply is add_post_sequences) - 1
     a = Archive(archive_url)
     site = a.site("https://x.org")["id"]
     a.record_posts(site_id=site, round_id=None, type_="posts", response=resp(),
@@ -120,12 +121,13 @@ def test_a_schema_5_archive_gets_its_posts_numbered(archive_url: str) -> None:
     one_round(a, site, {1: "a2", 2: "b"})
     one_round(a, site, {1: "a3", 2: "b"}, gone=(2,))
     one_round(a, site, {1: "a3", 2: "b"})
-    with a.engine.begin() as conn:  # what wpwatch before schema 6 left
+    with a.engine.begin() as conn:  # what the wpwatch before the numbering left
         for table in ("versions", "changes"):
             conn.execute(text(f"DROP INDEX ux_{table}_post_seq"))
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN post_seq"))
         conn.execute(text("DELETE FROM schema_version"))
-        conn.execute(insert(schema.schema_version).values(version=5, applied_at="2026-01-01"))
+        conn.execute(insert(schema.schema_version).values(version=before,
+                                                           applied_at="2026-01-01"))
     a.close()
 
     b = Archive(archive_url)  # the migration runs here
