@@ -104,9 +104,12 @@ def add_watch_health(conn: Connection) -> None:
     conn.exec_driver_sql("DROP TABLE alerts_before_health")
 
 
-def add_post_sequences(conn: Connection) -> None:
+def ready_for_postgres(conn: Connection) -> None:
     """Number each post's versions and changes (1, 2, 3 … in write order) under unique
-    keys, so that a round run twice, even at once on two machines, stores nothing twice."""
+    keys, so that a round run twice, even at once on two machines, stores nothing twice;
+    and give a round's byte count 64 bits (PostgreSQL's INTEGER has 32; SQLite's has 64)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ALTER TABLE rounds ALTER COLUMN bytes TYPE BIGINT")
     for table, index in ((s.versions, "ux_versions_post_seq"), (s.changes, "ux_changes_post_seq")):
         if not add_column(conn, table, "post_seq"):
             continue  # numbered already
@@ -139,7 +142,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "ignore rules", add_ignore_rules),
     Migration(8, "revisions and authenticated responses", add_revisions),
     Migration(9, "watch health", add_watch_health),
-    Migration(10, "per-post order of versions and changes", add_post_sequences),
+    Migration(10, "re-runnable rounds, 64-bit byte counts", ready_for_postgres),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

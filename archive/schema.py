@@ -11,6 +11,7 @@ posts), so the bytes of the evidence are stored once and never rewritten.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -146,7 +147,7 @@ rounds = Table(
     # running | ok | errors | failed | interrupted
     Column("outcome", String(20), nullable=False),
     Column("requests", Integer, nullable=False, default=0),
-    Column("bytes", Integer, nullable=False, default=0),
+    Column("bytes", BigInteger, nullable=False, default=0),  # a full round can pass 2 GB
     Column("errors", Integer, nullable=False, default=0),
     Column("error", Text),
     Column("counts", Text),  # JSON {"new": n, "edited": n, ...}

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from alerts.outbox import Outbox
 from alerts.rules import Route
 from archive import Archive, PostRecord, schema
-from archive.migrations import MIGRATIONS, SCHEMA_VERSION, add_post_sequences
+from archive.migrations import MIGRATIONS, SCHEMA_VERSION, ready_for_postgres
 from archive.verify import verify_archive
 from diffs.normalize import content_hash
 from tests.test_archive import diff, resp
@@ -113,7 +113,7 @@ def test_an_alert_is_queued_once_per_change_and_route(archive: Archive) -> None:
 
 
 def test_an_archive_from_before_the_numbering_gets_its_posts_numbered(archive_url: str) -> None:
-    before = next(m.version for m in MIGRATIONS if m.apply is add_post_sequences) - 1
+    before = next(m.version for m in MIGRATIONS if m.apply is ready_for_postgres) - 1
     a = Archive(archive_url)
     site = a.site("https://x.org")["id"]
     a.record_posts(site_id=site, round_id=None, type_="posts", response=resp(),
@@ -125,6 +125,8 @@ def test_an_archive_from_before_the_numbering_gets_its_posts_numbered(archive_ur
         for table in ("versions", "changes"):
             conn.execute(text(f"DROP INDEX ux_{table}_post_seq"))
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN post_seq"))
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE rounds ALTER COLUMN bytes TYPE INTEGER"))
         conn.execute(text("DELETE FROM schema_version"))
         conn.execute(insert(schema.schema_version).values(version=before,
                                                            applied_at="2026-01-01"))
@@ -146,6 +148,9 @@ def test_an_archive_from_before_the_numbering_gets_its_posts_numbered(archive_ur
                 indexes = {i["name"]: i["unique"] for i in inspect(conn).get_indexes(table)}
                 assert indexes[f"ux_{table}_post_seq"]
         assert by_post == {1: [1, 2], 2: [1, 2]}  # changes: post 1 edited twice; 2 gone, back
+        round_id = b.start_round(site, full=True)  # 32 bits were not enough for this
+        b.finish_round(round_id, outcome="ok", requests=1, bytes_=5_000_000_000, errors=0,
+                       error=None)
         one_round(b, site, {1: "a4", 2: "b"})  # and the numbering goes on from there
         with b.engine.connect() as conn:
             v = schema.versions.c
@@ -153,6 +158,14 @@ def test_an_archive_from_before_the_numbering_gets_its_posts_numbered(archive_ur
         assert_verifies(b)
     finally:
         b.close()
+
+
+def test_a_round_of_more_than_2_gb_is_recorded(archive: Archive) -> None:
+    site = archive.site("https://x.org")["id"]
+    round_id = archive.start_round(site, full=True)
+    archive.finish_round(round_id, outcome="ok", requests=90_000, bytes_=5_000_000_000,
+                         errors=0, error=None)
+    assert archive.round(round_id)["bytes"] == 5_000_000_000
 
 
 def test_a_round_rerun_while_the_first_run_writes_waits_and_stores_nothing(
