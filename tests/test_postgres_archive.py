@@ -16,6 +16,7 @@ from alerts.outbox import Outbox
 from alerts.rules import Route
 from archive import Archive, PostRecord, schema
 from archive.migrations import MIGRATIONS, SCHEMA_VERSION, ready_for_postgres
+from archive.records import RevisionRecord
 from archive.verify import verify_archive
 from diffs.normalize import content_hash
 from tests.test_archive import diff, resp
@@ -81,6 +82,29 @@ def test_a_round_stored_twice_stores_nothing_twice(archive: Archive) -> None:
         seqs = conn.execute(select(v.post_seq).join(schema.posts).where(
             schema.posts.c.wp_id == 1).order_by(v.id)).scalars().all()
     assert seqs == [1, 2, 3]
+
+
+def test_saved_revisions_are_numbered_with_the_polled_versions_and_stored_once(
+    archive: Archive,
+) -> None:
+    """An own site's revisions are versions too: each takes the post's next number, under
+    the site's lock, and a round that reads them again stores nothing."""
+    site = archive.site("https://x.org")["id"]
+    archive.record_posts(site_id=site, round_id=None, type_="posts", response=resp(),
+                         records=[rec(1, "a")], baseline=True, compare=diff)
+    saved = [RevisionRecord(40 + n, rec(1, f"draft {n}"), resp(b'{"id":%d}' % (40 + n)),
+                            f"2026-01-01T00:0{n}:00", 2, "alice") for n in (1, 2)]
+    assert archive.record_revisions(site_id=site, type_="posts", wp_id=1, revisions=saved) == 2
+    before = counts(archive)
+    assert archive.record_revisions(site_id=site, type_="posts", wp_id=1, revisions=saved) == 0
+    assert counts(archive) == before
+    one_round(archive, site, {1: "a2"})  # the poll after the saves
+    with archive.engine.connect() as conn:
+        v, c = schema.versions.c, schema.changes.c
+        seqs = conn.execute(select(v.post_seq).order_by(v.id)).scalars().all()
+        assert conn.execute(select(c.post_seq)).scalars().all() == [1]
+    assert seqs == [1, 2, 3, 4]
+    assert_verifies(archive)
 
 
 @pytest.mark.parametrize("table", ["versions", "changes"])
