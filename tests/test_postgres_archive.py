@@ -17,7 +17,9 @@ from alerts.rules import Route
 from archive import Archive, PostRecord, schema
 from archive.migrations import MIGRATIONS, SCHEMA_VERSION, ready_for_postgres
 from archive.records import RevisionRecord
+from archive.scoring import save_rule_set
 from archive.verify import verify_archive
+from diffs.ignore import IgnoreRules
 from diffs.normalize import content_hash
 from tests.test_archive import diff, resp
 
@@ -261,3 +263,39 @@ def race_two_writers(postgres_url: str) -> list[BaseException]:
     first.close()
     second.close()
     return errors
+
+
+def test_two_sites_storing_the_same_new_rule_set_at_once_both_commit(postgres_url: str) -> None:
+    """Rule sets are shared by sites, which do not share a lock: the second insert of the
+    same rule set waits for the first and then does nothing, instead of failing its round."""
+    a, b = Archive(postgres_url), Archive(postgres_url)  # two nodes, a connection each
+    rules = IgnoreRules.from_table({"patterns": [r"Views: \d+"]})
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with b.engine.begin() as conn:
+                save_rule_set(conn, rules)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    with a.engine.connect() as first:
+        with first.begin():
+            save_rule_set(first, rules)  # not committed yet
+            thread = threading.Thread(target=second)
+            thread.start()
+            with a.engine.connect() as conn:  # until the second insert waits on the first
+                waiting = text("SELECT count(*) FROM pg_stat_activity "
+                               "WHERE wait_event_type = 'Lock' AND datname = current_database()")
+                for _ in range(600):
+                    if conn.execute(waiting).scalar_one():
+                        break
+                    conn.execute(text("SELECT pg_sleep(0.05)"))
+                else:
+                    pytest.fail("the second insert never waited on the first")
+        thread.join(60)
+    assert errors == []
+    with a.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.rule_sets)).scalar() == 1
+    a.close()
+    b.close()
