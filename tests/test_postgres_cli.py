@@ -68,6 +68,8 @@ def test_every_command_on_a_postgresql_archive(on_postgres: WPWatch, tmp_path: P
     jsonl = tmp_path / "site.jsonl"
     ww.run("export", "--site", url, "--format", "jsonl", "--out", str(jsonl))
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    coverage = lines.pop()  # last: the four rounds the site was watched in
+    assert coverage["record"] == "coverage" and len(coverage["round_log"]) == 4
     assert len(lines) == versions + len(changes)
     warc = tmp_path / "site.warc.gz"
     ww.run("export", "--site", url, "--format", "warc", "--out", str(warc))
