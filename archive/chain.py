@@ -208,6 +208,15 @@ class ChainWriter:
             ).scalar_one()
         return self._site_url
 
+    def lock_site(self) -> None:
+        """Take the site row's lock now, before the caller reads what it will write.
+
+        On PostgreSQL a second writer of the same site (a round re-run by another
+        node) then waits here and afterwards reads what the first one committed,
+        instead of writing the same step of a post's history a second time.
+        """
+        _ = self.site_url
+
     def head(self) -> tuple[int, str]:
         if self._head is None:
             _ = self.site_url  # takes the site row lock first

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, inspect, select, text
+from sqlalchemy import Table, func, insert, inspect, select, text, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.schema import CreateColumn
 
 from archive import schema as s
 from archive.chain import chain_unlinked
@@ -113,6 +114,34 @@ def add_review_search(conn: Connection) -> None:
         conn.execute(text(f"INSERT INTO {s.REVIEW_FTS}({s.REVIEW_FTS}) VALUES ('rebuild')"))
 
 
+def ready_for_postgres(conn: Connection) -> None:
+    """Number each post's versions and changes (1, 2, 3 … in write order) under unique
+    keys, so that a round run twice, even at once on two machines, stores nothing twice;
+    and give a round's byte count 64 bits (PostgreSQL's INTEGER has 32; SQLite's has 64)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ALTER TABLE rounds ALTER COLUMN bytes TYPE BIGINT")
+    for table, index in ((s.versions, "ux_versions_post_seq"), (s.changes, "ux_changes_post_seq")):
+        if not add_column(conn, table, "post_seq"):
+            continue  # numbered already
+        earlier = table.alias("earlier")
+        conn.execute(update(table).values(post_seq=(
+            select(func.count())
+            .where(earlier.c.post_id == table.c.post_id, earlier.c.id <= table.c.id)
+            .scalar_subquery()
+        )))
+        next(i for i in table.indexes if i.name == index).create(conn)
+
+
+def add_column(conn: Connection, table: Table, name: str) -> bool:
+    """ALTER TABLE … ADD COLUMN, the column as ``schema.py`` declares it, in the
+    database's own dialect; False when the table has it already."""
+    if name in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+        return False
+    column = CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column}")
+    return True
+
+
 #: Every schema change after the first, oldest first; version 1 is the original tables.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "schedule", add_schedule),
@@ -124,6 +153,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "revisions and authenticated responses", add_revisions),
     Migration(9, "watch health", add_watch_health),
     Migration(10, "review search", add_review_search),
+    Migration(11, "re-runnable rounds, 64-bit byte counts", ready_for_postgres),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

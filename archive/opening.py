@@ -74,7 +74,9 @@ def locate(path_or_url: str) -> Place:
         if name in ("", ":memory:") or name.startswith("file:"):
             return Place(url, name if name else "an in-memory SQLite archive", None)
         return Place(url, name, Path(name))
-    return Place(url, parsed.render_as_string(hide_password=True), None)
+    # named as the user wrote it (postgresql://…, not the driver's name), password hidden
+    label = make_url(path_or_url).render_as_string(hide_password=True)
+    return Place(url, label, None)
 
 
 def check_sqlite_file(place: Place) -> None:

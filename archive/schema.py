@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     DDL,
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -110,9 +111,15 @@ versions = Table(
     Column("modified_gmt", String(32)),
     Column("revision_count", Integer),
     Column("fetched_at", String(32), nullable=False),
+    # 1, 2, 3 … per post, in write order (schema "per-post order"; revisions WordPress
+    # saved are numbered with the polled versions): with the unique index below, a round
+    # run twice at once (a job re-run by another node) cannot store a post's next version
+    # twice; the loser's transaction fails and stores nothing.
+    Column("post_seq", Integer, nullable=False, server_default="0"),
     UniqueConstraint("post_id", "response_id"),
 )
 Index("ix_versions_post", versions.c.post_id)
+Index("ux_versions_post_seq", versions.c.post_id, versions.c.post_seq, unique=True)
 
 #: Versions that are revisions WordPress saved (own sites, read with credentials): who
 #: saved each and when. Such a version never becomes a post's current version.
@@ -142,7 +149,7 @@ rounds = Table(
     # running | ok | errors | failed | interrupted
     Column("outcome", String(20), nullable=False),
     Column("requests", Integer, nullable=False, default=0),
-    Column("bytes", Integer, nullable=False, default=0),
+    Column("bytes", BigInteger, nullable=False, default=0),  # a full round can pass 2 GB
     Column("errors", Integer, nullable=False, default=0),
     Column("error", Text),
     Column("counts", Text),  # JSON {"new": n, "edited": n, ...}
@@ -169,9 +176,14 @@ changes = Table(
     Column("scored_fields", Text),  # JSON list: what changed that the rules keep
     Column("noise_rules", Text),  # JSON list: the rules that made it noise
     Column("ruleset", String(64)),  # rule_sets.hash it was scored under
+    # 1, 2, 3 … per post (schema "per-post order"): one change per step of a post's
+    # history, so the same step recorded twice is refused by the database (see
+    # versions.post_seq).
+    Column("post_seq", Integer, nullable=False, server_default="0"),
 )
 Index("ix_changes_detected", changes.c.detected_at)
 Index("ix_changes_post", changes.c.post_id)
+Index("ux_changes_post_seq", changes.c.post_id, changes.c.post_seq, unique=True)
 
 # When the daemon will next run each site (schema 2): read by `wpwatch status`.
 schedule = Table(
@@ -248,7 +260,8 @@ health_events = Table(
 Index("ix_health_events_site", health_events.c.site_id, health_events.c.id)
 
 # The alert outbox (schema 4): one row per (channel, change), written in the
-# change's own transaction; delivery marks it sent.
+# change's own transaction; delivery marks it sent. The unique (channel, change_id)
+# is what keeps a change from being alerted twice on one route.
 alerts = Table(
     "alerts",
     metadata,

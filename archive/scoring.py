@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from archive import schema as s
@@ -57,13 +58,18 @@ def columns(verdict: Verdict | None, ruleset: str | None) -> dict[str, Any]:
 
 
 def save_rule_set(conn: Connection, scorer: Scorer) -> str:
-    """Store the rule set under its hash, once; returns the hash."""
+    """Store the rule set under its hash, once; returns the hash.
+
+    Sites share rule sets (the defaults' rules) but not their lock: when two sites'
+    rounds store the same new one at once (PostgreSQL), the second insert does nothing.
+    """
     key = scorer.hash
     found = conn.execute(select(s.rule_sets.c.hash).where(s.rule_sets.c.hash == key)).first()
     if found is None:
-        conn.execute(insert(s.rule_sets).values(
+        upsert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(upsert(s.rule_sets).values(
             hash=key, rules=json.dumps(scorer.as_dict(), sort_keys=True), first_used=utcnow(),
-        ))  # fmt: skip
+        ).on_conflict_do_nothing(index_elements=["hash"]))  # fmt: skip
     return key
 
 

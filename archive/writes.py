@@ -5,7 +5,12 @@ response, the versions it carries, the changes they cause, their chain links
 and what change listeners add (the alert outbox) commit together or not at
 all. Writes are idempotent: a version is stored only when the normalized
 content differs from the post's current version, so a round run twice stores
-nothing twice.
+nothing twice. Each write first takes its site's row lock (PostgreSQL; SQLite
+has one writer anyway), so a round re-run by another node while the first run
+is still writing waits, then reads what the first committed. Behind that, the
+database itself refuses a post's version or change stored twice (unique
+``post_id, post_seq``) and an alert queued twice for one route (unique
+``channel, change_id``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult
 
 from archive import codec, scoring
@@ -55,6 +60,23 @@ def inserted_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
+def read_post(conn: Connection, site_id: int, type_: str, wp_id: int) -> Any:
+    """The post's row, with the numbers of its newest version and change, in one statement
+    (one moment, even under READ COMMITTED): what a writer decides from, and the step
+    numbers it will claim (``version_seq + 1``, ``change_seq + 1``). A second writer that
+    decided from the same moment claims the same numbers and is refused by the unique keys.
+    """
+    p, v, c = s.posts.c, s.versions.c, s.changes.c
+    newest_version = select(func.coalesce(func.max(v.post_seq), 0)).where(v.post_id == p.id)
+    newest_change = select(func.coalesce(func.max(c.post_seq), 0)).where(c.post_id == p.id)
+    return conn.execute(
+        select(p.id, p.state, p.current_version_id,
+               newest_version.scalar_subquery().label("version_seq"),
+               newest_change.scalar_subquery().label("change_seq"))
+        .where(p.site_id == site_id, p.type == type_, p.wp_id == wp_id)
+    ).first()
+
+
 def store_response(conn: Connection, site_id: int, resp: RawResponse) -> StoredResponse:
     """Keep a response exactly as received (compressed), with the SHA-256 of its bytes."""
     evidence = ResponseEvidence(
@@ -90,15 +112,18 @@ def insert_version(
     rec: PostRecord,
     response: RawResponse,
     stored: StoredResponse,
+    post_seq: int,
     revision: RevisionRecord | None = None,
 ) -> int:
-    """Insert one version (and its chain link) pointing into a stored response.
+    """Insert the post's ``post_seq``-th version (and its chain link), pointing into a
+    stored response.
 
     A ``revision`` (a revision WordPress saved) is named in the version's chain record.
     """
     response_id, evidence = stored
     version_id = inserted_id(chain.conn.execute(insert(s.versions).values(
-        post_id=post_id, response_id=response_id, item_index=rec.item_index,
+        post_id=post_id, post_seq=post_seq,
+        response_id=response_id, item_index=rec.item_index,
         content_hash=rec.content_hash, normalized=codec.pack(rec.normalized),
         modified_gmt=rec.modified_gmt, revision_count=rec.revision_count,
         fetched_at=response.fetched_at,
@@ -121,6 +146,7 @@ def insert_change(
     wp_id: int,
     round_id: int | None,
     kind: str,
+    post_seq: int,
     from_version: int | None = None,
     to_version: int | None = None,
     response: StoredResponse | None = None,
@@ -130,7 +156,8 @@ def insert_change(
     verdict: Verdict | None = None,
     ruleset: str | None = None,
 ) -> int:
-    """Insert a change, its chain link and what listeners add (same transaction).
+    """Insert the post's ``post_seq``-th change, its chain link and what listeners add
+    (same transaction).
 
     ``response`` is the evidence of a gone post; ``old`` and ``new`` are the
     normalized forms the listeners hear about. ``verdict`` is how the change scores
@@ -142,6 +169,7 @@ def insert_change(
         insert(s.changes).values(
             site_id=chain.site_id,
             post_id=post_id,
+            post_seq=post_seq,
             round_id=round_id,
             kind=kind,
             from_version_id=from_version,
@@ -195,6 +223,7 @@ def record_posts(
     out = Outcome()
     p = s.posts.c
     chain = ChainWriter(conn, site_id, utcnow())
+    chain.lock_site()  # before anything is read or written (the rule set included)
     ruleset = scoring.save_rule_set(conn, scorer) if scorer is not None else None
     bodies: scoring.BodyCache = {}
 
@@ -210,11 +239,8 @@ def record_posts(
     now = chain.now
     stored: StoredResponse | None = None
     for rec in records:
-        row = conn.execute(
-            select(p.id, p.state, p.current_version_id).where(
-                p.site_id == site_id, p.type == type_, p.wp_id == rec.wp_id
-            )
-        ).first()
+        row = read_post(conn, site_id, type_, rec.wp_id)
+        version_seq, change_seq = (row.version_seq, row.change_seq) if row else (0, 0)
         prev_hash: str | None = None
         prev_norm: dict[str, Any] | None = None
         if row is not None and row.current_version_id is not None:
@@ -240,7 +266,8 @@ def record_posts(
             if row.state != "published":
                 cid = insert_change(
                     chain, listeners, post_id=row.id, type_=type_, wp_id=rec.wp_id,
-                    round_id=round_id, kind="restored", from_version=row.current_version_id,
+                    round_id=round_id, kind="restored", post_seq=change_seq + 1,
+                    from_version=row.current_version_id,
                     to_version=row.current_version_id, old=rec.normalized, new=rec.normalized,
                     verdict=score("restored", [], None, None), ruleset=ruleset,
                 )
@@ -255,7 +282,8 @@ def record_posts(
             )))
         else:
             post_id = row.id
-        version_id = insert_version(chain, post_id, type_, rec, response, stored)
+        version_id = insert_version(chain, post_id, type_, rec, response, stored,
+                                    version_seq + 1)
         out.versions += 1
         conn.execute(
             update(s.posts)
@@ -266,8 +294,8 @@ def record_posts(
             if not baseline:
                 cid = insert_change(
                     chain, listeners, post_id=post_id, type_=type_, wp_id=rec.wp_id,
-                    round_id=round_id, kind="new", to_version=version_id, new=rec.normalized,
-                    verdict=score("new", [], None, None), ruleset=ruleset,
+                    round_id=round_id, kind="new", post_seq=1, to_version=version_id,
+                    new=rec.normalized, verdict=score("new", [], None, None), ruleset=ruleset,
                 )
                 out.changes.append((cid, "new"))
             continue
@@ -275,8 +303,8 @@ def record_posts(
         kind = "restored" if row.state != "published" else "edited"
         cid = insert_change(
             chain, listeners, post_id=post_id, type_=type_, wp_id=rec.wp_id, round_id=round_id,
-            kind=kind, from_version=row.current_version_id, to_version=version_id,
-            fields=fields, old=prev_norm, new=rec.normalized,
+            kind=kind, post_seq=change_seq + 1, from_version=row.current_version_id,
+            to_version=version_id, fields=fields, old=prev_norm, new=rec.normalized,
             verdict=score(kind, fields, row.current_version_id, rec.raw), ruleset=ruleset,
         )
         out.changes.append((cid, kind))
@@ -301,16 +329,13 @@ def record_gone(
     state = kind
     p = s.posts.c
     now = utcnow()
-    row = conn.execute(
-        select(p.id, p.state, p.current_version_id).where(
-            p.site_id == site_id, p.type == type_, p.wp_id == wp_id
-        )
-    ).first()
+    chain = ChainWriter(conn, site_id, now)
+    chain.lock_site()
+    row = read_post(conn, site_id, type_, wp_id)
     if row is None or row.state == state:
         return out
     stored = store_response(conn, site_id, response)
     conn.execute(update(s.posts).where(p.id == row.id).values(state=state, last_seen=now))
-    chain = ChainWriter(conn, site_id, now)
     last: dict[str, Any] | None = None
     if listeners and row.current_version_id is not None:
         blob = conn.execute(
@@ -319,7 +344,8 @@ def record_gone(
         last = codec.unpack(blob) if blob is not None else None
     cid = insert_change(
         chain, listeners, post_id=row.id, type_=type_, wp_id=wp_id, round_id=round_id,
-        kind=kind, from_version=row.current_version_id, response=stored, old=last,
+        kind=kind, post_seq=row.change_seq + 1, from_version=row.current_version_id,
+        response=stored, old=last,
     )
     out.changes.append((cid, kind))
     return out
@@ -346,6 +372,7 @@ def record_fallback_posts(
     out = Outcome()
     p = s.posts.c
     chain = ChainWriter(conn, site_id, utcnow())
+    chain.lock_site()
     now = chain.now
     stored: StoredResponse | None = None
     for rec in records:
@@ -361,14 +388,15 @@ def record_fallback_posts(
             modified_gmt=rec.modified_gmt, date_gmt=rec.date_gmt, link=rec.link,
             title=rec.title, first_seen=now, last_seen=now,
         )))
-        version_id = insert_version(chain, post_id, type_, rec, response, stored)
+        version_id = insert_version(chain, post_id, type_, rec, response, stored, 1)
         out.versions += 1
         conn.execute(update(s.posts).where(p.id == post_id)
                      .values(current_version_id=version_id))
         if not baseline:
             cid = insert_change(
                 chain, listeners, post_id=post_id, type_=type_, wp_id=rec.wp_id,
-                round_id=round_id, kind="new", to_version=version_id, new=rec.normalized,
+                round_id=round_id, kind="new", post_seq=1, to_version=version_id,
+                new=rec.normalized,
             )
             out.changes.append((cid, "new"))
     return out
@@ -394,13 +422,11 @@ def record_over_fallback(
     out = Outcome()
     p = s.posts.c
     chain = ChainWriter(conn, site_id, utcnow())
+    chain.lock_site()
     now = chain.now
     stored: StoredResponse | None = None
     for rec in records:
-        row = conn.execute(
-            select(p.id, p.state, p.current_version_id).where(
-                p.site_id == site_id, p.type == type_, p.wp_id == rec.wp_id)
-        ).first()
+        row = read_post(conn, site_id, type_, rec.wp_id)
         if row is None or row.current_version_id is None:
             continue
         blob = conn.execute(select(s.versions.c.normalized).where(
@@ -411,7 +437,8 @@ def record_over_fallback(
             continue  # a REST version already: record_posts' business
         if stored is None:
             stored = store_response(conn, site_id, response)
-        version_id = insert_version(chain, row.id, type_, rec, response, stored)
+        version_id = insert_version(chain, row.id, type_, rec, response, stored,
+                                    row.version_seq + 1)
         out.versions += 1
         conn.execute(update(s.posts).where(p.id == row.id).values(
             current_version_id=version_id, modified_gmt=rec.modified_gmt,
@@ -423,8 +450,9 @@ def record_over_fallback(
             kind = "restored" if row.state != "published" else "edited"
             cid = insert_change(
                 chain, listeners, post_id=row.id, type_=type_, wp_id=rec.wp_id,
-                round_id=round_id, kind=kind, from_version=row.current_version_id,
-                to_version=version_id, fields=fields, old=prev, new=rec.normalized,
+                round_id=round_id, kind=kind, post_seq=row.change_seq + 1,
+                from_version=row.current_version_id, to_version=version_id, fields=fields,
+                old=prev, new=rec.normalized,
             )
             out.changes.append((cid, kind))
     return out
@@ -442,12 +470,13 @@ def record_revisions(
     already stored (same id and save time) is skipped, so a round run twice
     stores nothing twice. The post must be stored already (its poll comes first).
     """
-    p, rv = s.posts.c, s.revisions.c
-    post_id = conn.execute(select(p.id).where(
-        p.site_id == site_id, p.type == type_, p.wp_id == wp_id)).scalar()
-    if post_id is None:
-        raise ArchiveError(f"revisions of {type_}/{wp_id}, a post not in the archive")
+    rv = s.revisions.c
     chain = ChainWriter(conn, site_id, utcnow())
+    chain.lock_site()
+    post = read_post(conn, site_id, type_, wp_id)
+    if post is None:
+        raise ArchiveError(f"revisions of {type_}/{wp_id}, a post not in the archive")
+    post_id, version_seq = post.id, post.version_seq
     added = 0
     for rev in sorted(revisions, key=lambda r: (r.saved_gmt, r.wp_revision_id)):
         exists = conn.execute(select(rv.version_id).where(
@@ -456,8 +485,9 @@ def record_revisions(
         if exists is not None:
             continue
         stored = store_response(conn, site_id, rev.response)
+        version_seq += 1  # numbered with the polled versions, in the order stored
         version_id = insert_version(chain, post_id, type_, rev.record, rev.response, stored,
-                                    revision=rev)
+                                    version_seq, revision=rev)
         conn.execute(insert(s.revisions).values(
             version_id=version_id, post_id=post_id, wp_revision_id=rev.wp_revision_id,
             autosave=rev.autosave, author_id=rev.author_id, author_login=rev.author_login,

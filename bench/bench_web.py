@@ -67,8 +67,10 @@ def build(db: Path, changes: int, sites: int) -> None:
             "first_seen": "2026-01-01T00:00:00.000Z", "last_seen": "2026-01-01T00:00:00.000Z",
         } for i in range(1, posts + 1)])
         rows, versions = [], []
+        steps: dict[int, int] = {}  # post → its versions and changes so far (post_seq)
         for i in range(1, changes + 1):
             post = 1 + i % posts
+            steps[post] = steps.get(post, 0) + 1
             day = 1 + i * 360 // (changes + 1)
             stamp = f"2026-{1 + (day - 1) // 30:02d}-{1 + (day - 1) % 28:02d}T12:00:00.000Z"
             normalized = {"title": text(rng, 6), "text": [text(rng, 40) for _ in range(4)]}
@@ -76,6 +78,7 @@ def build(db: Path, changes: int, sites: int) -> None:
                 {
                     "id": i,
                     "post_id": post,
+                    "post_seq": steps[post],
                     "response_id": i,
                     "content_hash": f"{i:064x}",
                     "normalized": zlib.compress(json.dumps(normalized).encode()),
@@ -83,7 +86,8 @@ def build(db: Path, changes: int, sites: int) -> None:
                 }
             )
             kind = rng.choice(KINDS)
-            rows.append({"id": i, "site_id": 1 + post % sites, "post_id": post, "kind": kind,
+            rows.append({"id": i, "site_id": 1 + post % sites, "post_id": post,
+                         "post_seq": steps[post], "kind": kind,
                          "from_version_id": i - 1 if i > 1 and kind != "new" else None,
                          "to_version_id": i, "fields": json.dumps(
                              rng.choice(FIELDS) if kind == "edited" else []),

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real WordPress stack (tests/wordpress.py) and a CLI runner."""
+"""Shared fixtures: the real WordPress stack (tests/wordpress.py), a throw-away PostgreSQL
+server and the ``archive_url`` engine fixture (tests/postgres.py), and a CLI runner."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["tests.wordpress", "tests.smtpserver", "tests.webhookserver"]
+pytest_plugins = ["tests.wordpress", "tests.postgres", "tests.smtpserver", "tests.webhookserver"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,13 +28,20 @@ class WPWatch:
 
     db: Path
     config: Path
+    #: A database URL (postgresql://…) to use instead of the SQLite file ``db``; the
+    #: commands still run in ``db``'s directory.
+    url: str | None = None
+
+    @property
+    def db_arg(self) -> str:
+        return self.url or str(self.db)
 
     def run(
         self, *args: str, check: bool = True, timeout: float = 600
     ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         proc = subprocess.run(
-            [sys.executable, "-m", "wpwatch", "--db", str(self.db), "--config", str(self.config),
+            [sys.executable, "-m", "wpwatch", "--db", self.db_arg, "--config", str(self.config),
              *args],
             capture_output=True,
             text=True,
@@ -55,6 +63,15 @@ class WPWatch:
 @pytest.fixture
 def wpwatch(tmp_path: Path) -> WPWatch:
     return WPWatch(db=tmp_path / "wpwatch.db", config=tmp_path / "wpwatch.toml")
+
+
+@pytest.fixture
+def wpwatch_all_engines(archive_url: str, tmp_path: Path) -> WPWatch:
+    """The `wpwatch` CLI runner, once on an SQLite file and once on a PostgreSQL database."""
+    ww = WPWatch(db=tmp_path / "wpwatch.db", config=tmp_path / "wpwatch.toml")
+    if "://" in archive_url:
+        ww.url = archive_url
+    return ww
 
 
 @pytest.fixture(scope="session")

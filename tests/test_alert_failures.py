@@ -29,6 +29,13 @@ webhook_url = "env:WPWATCH_TEST_SLACK_URL"
 """
 
 
+
+@pytest.fixture
+def wpwatch(wpwatch_all_engines: WPWatch) -> WPWatch:
+    """These tests run on SQLite and on PostgreSQL (tests/postgres.py)."""
+    return wpwatch_all_engines
+
+
 @pytest.fixture
 def site() -> Iterator[tuple[DemoSite, FaultServer]]:
     demo = DemoSite("Ministry of Examples")

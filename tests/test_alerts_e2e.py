@@ -29,6 +29,13 @@ from wpwatch.demo.server import DemoSite
 REPO = Path(__file__).resolve().parent.parent
 
 
+
+@pytest.fixture
+def wpwatch(wpwatch_all_engines: WPWatch) -> WPWatch:
+    """These tests run on SQLite and on PostgreSQL (tests/postgres.py)."""
+    return wpwatch_all_engines
+
+
 @pytest.fixture
 def site() -> Iterator[tuple[DemoSite, FaultServer]]:
     demo = DemoSite("Ministry of Examples")
@@ -143,7 +150,7 @@ def test_kill_9_before_delivery_loses_nothing(
     wpwatch.run("crawl", "--no-alerts")  # baseline
     demo.edit(demo.ids("post", "publish")[3], title="Statement 3, softened")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wpwatch", "--db", str(wpwatch.db), "--config",
+        [sys.executable, "-m", "wpwatch", "--db", wpwatch.db_arg, "--config",
          str(wpwatch.config), "crawl"],
         env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=wpwatch.db.parent,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,11 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Archive:
-    return Archive(str(tmp_path / "a.db"))
+def archive(archive_url: str) -> Iterator[Archive]:
+    """An empty archive, once on an SQLite file and once on PostgreSQL (tests/postgres.py)."""
+    a = Archive(archive_url)
+    yield a
+    a.close()
 
 
 def write(
@@ -187,11 +190,24 @@ def test_a_new_archive_in_a_missing_directory_names_it(tmp_path: Path) -> None:
 
 
 def test_postgresql_without_its_driver_says_what_to_install(tmp_path: Path) -> None:
-    if importlib.util.find_spec("psycopg") is not None:
-        pytest.skip("psycopg is installed here: the missing-driver message cannot appear")
+    # psycopg is a test dependency: hide it from the CLI the way a missing package looks
+    hidden = tmp_path / "no-psycopg"
+    hidden.mkdir()
+    (hidden / "psycopg.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
     url = "postgresql://wpwatch:s3cret-pw@127.0.0.1:1/archive"
-    refused(url, tmp_path, "the PostgreSQL driver is not installed: pip install 'psycopg[binary]'")
-    assert list(tmp_path.iterdir()) == []
+    proc = subprocess.run(
+        [sys.executable, "-m", "wpwatch", "--db", url, "--config", str(cwd / "wpwatch.toml"),
+         "changes"],
+        check=False, capture_output=True, text=True, timeout=120, cwd=cwd,
+        env={**os.environ, "PYTHONPATH": f"{hidden}{os.pathsep}{REPO}"},
+    )
+    assert (proc.returncode != 0, proc.stdout) == (True, "")
+    assert proc.stderr == (
+        "wpwatch: the PostgreSQL driver is not installed: pip install 'psycopg[binary]'\n")
+    assert list(cwd.iterdir()) == []
 
 
 def test_an_unknown_url_scheme_names_the_supported_ones(tmp_path: Path) -> None:

@@ -345,8 +345,9 @@ def _verify_ok(a: Archive) -> None:
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Iterator[Archive]:
-    a = Archive(str(tmp_path / "a.db"))
+def archive(archive_url: str) -> Iterator[Archive]:
+    """An empty archive, once on an SQLite file and once on PostgreSQL (tests/postgres.py)."""
+    a = Archive(archive_url)
     yield a
     a.close()
 
@@ -452,13 +453,12 @@ def test_hidden_edits_show_in_revision_counts(copy: WPWatch, demo_archive: DemoA
 
 
 def test_verify_reads_one_moment_while_a_round_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    archive_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A round that commits while verify is between its queries is not taken for tampering."""
     import archive.verify as av
 
-    db = str(tmp_path / "a.db")
-    a, writer = Archive(db), Archive(db)
+    a, writer = Archive(archive_url), Archive(archive_url)
     site = a.site("https://x.org")["id"]
     _write(a, site, [_rec(1, "a"), _rec(2, "b")], baseline=True)
     real = av.version_records

@@ -171,7 +171,7 @@ class Daemon:
         )
         logger.info(
             "watching %d site(s) from %s; archive %s; pid %d",
-            len(self.conf.sites), self.config_path, self.db, os.getpid(),
+            len(self.conf.sites), self.config_path, self.archive.label, os.getpid(),
         )
 
     def request_stop(self, sig: int = signal.SIGTERM) -> None:

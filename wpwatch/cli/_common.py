@@ -82,6 +82,11 @@ class Ctx:
             self._archive = Archive(self.db)
         return self._archive
 
+    @property
+    def db_label(self) -> str:
+        """How messages name the archive: its file, or its URL with the password hidden."""
+        return self.archive.label
+
     def config(self, must_exist: bool = False) -> cfg.Config:
         return cfg.load(self.config_path, must_exist=must_exist)
 
@@ -107,7 +112,7 @@ class Ctx:
         listing = ", ".join(known[:LISTED_SITES]) or "none yet (`wpwatch sites add URL`)"
         if len(known) > LISTED_SITES:
             listing += f" and {len(known) - LISTED_SITES} more (`wpwatch status`)"
-        raise UnknownSite(f"no site {key!r} in {self.config_path} or the archive {self.db}; "
+        raise UnknownSite(f"no site {key!r} in {self.config_path} or the archive {self.db_label}; "
                           f"known sites: {listing}")
 
     def site_row(self, key: str) -> dict[str, Any]:
@@ -115,8 +120,8 @@ class Ctx:
         url = self.site_url(key)
         row = self.archive.find_site(url)
         if row is None:
-            raise UnknownSite(f"site {key!r} ({url}) has nothing in the archive {self.db} yet: "
-                              f"crawl it first with `wpwatch crawl {url}`")
+            raise UnknownSite(f"site {key!r} ({url}) has nothing in the archive "
+                              f"{self.db_label} yet: crawl it first with `wpwatch crawl {url}`")
         return row
 
 

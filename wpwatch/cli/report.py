@@ -51,7 +51,8 @@ def show(obj: Ctx, change_id: int, fmt: str, as_json: bool, color: bool | None) 
     fmt = _json_format(fmt, as_json)
     found = queries.change(obj.archive, change_id)
     if found is None:
-        raise ConfigError(f"no change #{change_id} in {obj.db}: list them with `wpwatch changes`")
+        raise ConfigError(
+            f"no change #{change_id} in {obj.db_label}: list them with `wpwatch changes`")
     _echo(render(change_report(found), fmt, color=_color(fmt, color)), fmt, color)
 
 
@@ -82,7 +83,7 @@ def diff_versions(
     if a is None or b is None:
         missing = version_a if a is None else version_b
         raise ConfigError(
-            f"no version {missing} in {obj.db}: see `wpwatch history SITE_URL TYPE WP_ID`"
+            f"no version {missing} in {obj.db_label}: see `wpwatch history SITE_URL TYPE WP_ID`"
         )
     if a.post_id != b.post_id:
         raise ConfigError(

@@ -154,10 +154,11 @@ def sites_forget(obj: Ctx, name_or_url: str, yes: bool) -> None:
         )
     counts = forget_site(obj.archive, url)
     if counts is None:
-        raise UnknownSite(f"no site {url} in the archive {obj.db}")
+        raise UnknownSite(f"no site {url} in the archive {obj.db_label}")
     click.echo(
         f"forgot {url}: deleted {counts.get('versions', 0)} versions, "
-        f"{counts.get('changes', 0)} changes and {counts.get('rounds', 0)} rounds from {obj.db}"
+        f"{counts.get('changes', 0)} changes and {counts.get('rounds', 0)} rounds "
+        f"from {obj.db_label}"
     )
 
 
