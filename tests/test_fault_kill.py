@@ -59,6 +59,7 @@ name = "killable"
 url = "{srv.url}"
 
 {email_alert_toml(smtp_server, tls_cert.cert)}
+burst_threshold = 1000  # one message per change here; bursts have tests of their own
 """)
         wpwatch.run("crawl")  # the baseline
         expected: list[tuple[int, str]] = []
