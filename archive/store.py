@@ -24,10 +24,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from archive import codec, rounds, scoring, writes
+from archive import codec, fallback_writes, rounds, scoring, writes
 from archive import schema as s
 from archive.chain import chain_head as _chain_head
 from archive.exceptions import ArchiveError
+from archive.fallback_writes import FALLBACK_FIELDS
 from archive.migrations import SCHEMA_VERSION, migrate
 from archive.opening import db_url, locate, open_engine, reason
 from archive.records import (
@@ -43,7 +44,6 @@ from archive.records import (
     TypeState,
 )
 from archive.scoring import Moved
-from archive.writes import FALLBACK_FIELDS
 from core.values import utcnow
 
 __all__ = [
@@ -264,7 +264,7 @@ class Archive:
     ) -> Outcome:
         """Posts that degraded mode found (feed item or post page): only unknown ones."""
         with self.engine.begin() as conn:
-            return writes.record_fallback_posts(
+            return fallback_writes.record_fallback_posts(
                 conn, self.change_listeners, site_id=site_id, round_id=round_id, type_=type_,
                 response=response, records=records, baseline=baseline,
             )
@@ -281,7 +281,7 @@ class Archive:
     ) -> Outcome:
         """The first REST versions of posts whose current version degraded mode made."""
         with self.engine.begin() as conn:
-            return writes.record_over_fallback(
+            return fallback_writes.record_over_fallback(
                 conn, self.change_listeners, site_id=site_id, round_id=round_id, type_=type_,
                 response=response, records=records, compare=compare,
             )
@@ -289,7 +289,7 @@ class Archive:
     def mark_fallback_seen(self, site_id: int, urls: Iterable[str]) -> int:
         """Remember URLs seen by degraded mode (idempotent); how many were new."""
         with self.engine.begin() as conn:
-            return writes.mark_fallback_seen(conn, site_id, urls)
+            return fallback_writes.mark_fallback_seen(conn, site_id, urls)
 
     # -- degraded mode (REST API closed): what it needs to know --------------------------
     def post_links(self, site_id: int) -> dict[tuple[str, int], str | None]:

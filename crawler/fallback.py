@@ -13,7 +13,7 @@ Pure functions, no I/O (the spider fetches). Sources, in the order used:
 
 Versions made here carry ``normalized["source"]`` (``"feed"`` or ``"page"``), so
 that the first REST version of such a post is compared only on the fields both
-sources have (``archive.writes.FALLBACK_FIELDS``). A post missing from a feed or a
+sources have (``archive.fallback_writes.FALLBACK_FIELDS``). A post missing from a feed or a
 sitemap proves nothing: nothing here ever says deleted or unpublished.
 """
 
