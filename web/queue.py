@@ -35,6 +35,7 @@ class Filters:
     until: str | None = None  # ISO UTC, exclusive
     sort: str = "newest"
     page: int = 1
+    noise: bool = False  # also changes the ignore rules set aside (hidden unless asked)
 
     @classmethod
     def from_query(cls, params: Any, *, looked_at: str | None = None) -> Filters:
@@ -64,7 +65,7 @@ class Filters:
             raise ValueError("q must contain a word (a letter or digit) to search for")
         return cls(site=int(site) if site else None, kind=kind, state=state,
                    label=text("label"), q=q, since=since, until=_date(text("until"),
-                   "until"), sort=sort, page=int(page))
+                   "until"), sort=sort, page=int(page), noise=bool(text("noise")))
 
     def without(self, name: str) -> Filters:
         values: dict[str, Any] = {name: None, "page": 1}
@@ -121,6 +122,9 @@ def _where(f: Filters, fts: bool, *, facets: bool = True,
             "%" + f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         )
         where.append(ri.search_text.like(pattern, escape="\\"))
+    if not f.noise:  # as `wpwatch changes` without --all: noise stays out of the queue
+        c = s.changes.c
+        where.append(ri.change_id.not_in(select(c.id).where(c.verdict == "noise")))
     if f.label:
         cl = s.change_labels.c
         where.append(ri.change_id.in_(select(cl.change_id).where(cl.label == f.label)))
