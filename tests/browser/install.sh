@@ -6,7 +6,7 @@
 #   (tests/test_wacz_browser.py serves its ui.js and sw.js from loopback), and Debian's
 #   nodejs/npm to fetch it.
 # Idempotent: does nothing (and needs no network) when all of it is there already.
-# apt-get update runs only when the first install attempt fails (no or stale package lists).
+# Debian packages go through tests/apt-install.sh (idempotent, apt-get update only on failure).
 #
 # The package is fetched with `npm pack` and unpacked, not `npm install`ed: its ui.js and
 # sw.js are self-contained bundles, and its declared dependencies (what its own build
@@ -17,26 +17,7 @@ REPLAYWEBPAGE_VERSION=2.5.3
 here=$(cd "$(dirname "$0")" && pwd)
 target=$here/replaywebpage
 
-export DEBIAN_FRONTEND=noninteractive
-apt_install() {
-    if ((EUID != 0)); then
-        echo "browser/install.sh: missing Debian packages: $*; run this script as root" >&2
-        exit 1
-    fi
-    local opts=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-    echo "browser/install.sh: installing $*"
-    if ! apt-get install "${opts[@]}" "$@"; then
-        echo "browser/install.sh: install failed; running apt-get update and retrying" >&2
-        apt-get update -q
-        apt-get install "${opts[@]}" "$@"
-    fi
-}
-
-if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
-    echo "browser/install.sh: chromium and chromedriver installed: $(command -v chromium)"
-else
-    apt_install chromium chromium-driver
-fi
+bash "$here/../apt-install.sh" browser/install.sh chromium chromium-driver
 
 installed=$(cat "$target/VERSION" 2>/dev/null || true)
 if [[ $installed == "$REPLAYWEBPAGE_VERSION" && -f $target/ui.js && -f $target/sw.js ]]; then
@@ -44,7 +25,7 @@ if [[ $installed == "$REPLAYWEBPAGE_VERSION" && -f $target/ui.js && -f $target/s
     exit 0
 fi
 if ! command -v npm >/dev/null 2>&1; then
-    apt_install nodejs npm
+    bash "$here/../apt-install.sh" browser/install.sh nodejs npm
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

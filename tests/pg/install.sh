@@ -1,46 +1,7 @@
 #!/usr/bin/env bash
-# Install Debian's postgresql for the PostgreSQL archive tests (tests/postgres.py starts
-# its own throw-away server on 127.0.0.1; the cluster the package makes is never used).
-# Idempotent: does nothing (and needs no network) when the package is installed already.
-#
-# apt-get update runs only when the first install attempt fails (no or stale package
-# lists). Daemons are not started by the install: if no /usr/sbin/policy-rc.d exists, a
-# temporary one (exit 101) is put in place and removed afterwards.
+# Install Debian's postgresql for the PostgreSQL archive tests (idempotent; see
+# tests/apt-install.sh). tests/postgres.py starts its own throw-away server on 127.0.0.1;
+# the cluster the package makes is never used.
 set -euo pipefail
-
-packages=(postgresql)
-
-missing=()
-for pkg in "${packages[@]}"; do
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-    [[ $status == "install ok installed" ]] || missing+=("$pkg")
-done
-if ((${#missing[@]} == 0)); then
-    echo "pg/install.sh: all packages installed: ${packages[*]}"
-    exit 0
-fi
-
-if ((EUID != 0)); then
-    echo "pg/install.sh: missing packages: ${missing[*]}; run this script as root" >&2
-    exit 1
-fi
-
-policy=/usr/sbin/policy-rc.d
-if [[ ! -e $policy ]]; then
-    printf '#!/bin/sh\n# temporary, from wpwatch tests/pg/install.sh\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-    trap 'rm -f "$policy"' EXIT
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-apt_install() {
-    apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-        "${missing[@]}"
-}
-echo "pg/install.sh: installing ${missing[*]}"
-if ! apt_install; then
-    echo "pg/install.sh: install failed; running apt-get update and retrying" >&2
-    apt-get update -q
-    apt_install
-fi
-echo "pg/install.sh: done"
+here=$(cd "$(dirname "$0")" && pwd)
+exec bash "$here/../apt-install.sh" pg/install.sh postgresql

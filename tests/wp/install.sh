@@ -1,47 +1,8 @@
 #!/usr/bin/env bash
-# Install the Debian packages the real-WordPress tests need. Idempotent: does
-# nothing (and needs no network) when they are all installed already.
-#
-# apt-get update runs only when the first install attempt fails (no or stale
-# package lists). Daemons are not started by the install: if no
-# /usr/sbin/policy-rc.d exists, a temporary one (exit 101) is put in place and
-# removed afterwards; an existing one is left alone. tests/wp/start.sh runs its
-# own MariaDB; apache2 (pulled in by the wordpress package) is never used.
+# Install the Debian packages the real-WordPress tests need (idempotent; see
+# tests/apt-install.sh). tests/wp/start.sh runs its own MariaDB; apache2 (pulled in by
+# the wordpress package) is never used.
 set -euo pipefail
-
-packages=(wordpress mariadb-server php-cli php-mysql php-xml php-mbstring)
-
-missing=()
-for pkg in "${packages[@]}"; do
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-    [[ $status == "install ok installed" ]] || missing+=("$pkg")
-done
-if ((${#missing[@]} == 0)); then
-    echo "install.sh: all packages installed: ${packages[*]}"
-    exit 0
-fi
-
-if ((EUID != 0)); then
-    echo "install.sh: missing packages: ${missing[*]}; run this script as root" >&2
-    exit 1
-fi
-
-policy=/usr/sbin/policy-rc.d
-if [[ ! -e $policy ]]; then
-    printf '#!/bin/sh\n# temporary, from wpwatch tests/wp/install.sh\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-    trap 'rm -f "$policy"' EXIT
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-apt_install() {
-    apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-        "${missing[@]}"
-}
-echo "install.sh: installing ${missing[*]}"
-if ! apt_install; then
-    echo "install.sh: install failed; running apt-get update and retrying" >&2
-    apt-get update -q
-    apt_install
-fi
-echo "install.sh: done"
+here=$(cd "$(dirname "$0")" && pwd)
+exec bash "$here/../apt-install.sh" wp/install.sh \
+    wordpress mariadb-server php-cli php-mysql php-xml php-mbstring
