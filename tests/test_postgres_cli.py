@@ -110,6 +110,9 @@ def test_the_schema_is_the_same_on_both_engines(postgres_url: str, tmp_path: Pat
                         | {tuple(u["column_names"]) for u in insp.get_unique_constraints(name)},
                     )
                     for name in sorted(insp.get_table_names())
+                    # the workspace's full-text index is SQLite's FTS5 (a virtual table
+                    # and its shadow tables); PostgreSQL searches without one
+                    if not name.startswith(schema.REVIEW_FTS)
                 })
         finally:
             a.close()
