@@ -9,7 +9,7 @@ Discovery and the index: docs/wordpress-rest.md §2; types and taxonomies: §3.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from wpwatch.demo.faults import blocked_by_web_server, rest_lockout
@@ -262,19 +262,8 @@ class RestApi(RestPosts, RestTerms):
         }
 
     def _types_route(self, read: bool, parts: list[str]) -> tuple:
-        if not read or len(parts) > 2:
-            raise no_route()
-        if len(parts) == 1:
-            return (
-                200,
-                [("Allow", "GET")],
-                {s: self._type_data(t) for s, t in self._types.items()},
-                None,
-            )
-        pt = self._types.get(parts[1])
-        if pt is None:
-            raise RestError("rest_type_invalid", "Invalid post type.", 404)
-        return 200, [("Allow", "GET")], self._type_data(pt), None
+        return _registry_route(read, parts, self._types, self._type_data,
+                               RestError("rest_type_invalid", "Invalid post type.", 404))
 
     def _tax_data(self, tax: Taxonomy) -> dict:
         return {
@@ -293,16 +282,18 @@ class RestApi(RestPosts, RestTerms):
         }
 
     def _taxonomies_route(self, read: bool, parts: list[str]) -> tuple:
-        if not read or len(parts) > 2:
-            raise no_route()
-        if len(parts) == 1:
-            return (
-                200,
-                [("Allow", "GET")],
-                {s: self._tax_data(t) for s, t in self._taxonomies.items()},
-                None,
-            )
-        tax = self._taxonomies.get(parts[1])
-        if tax is None:
-            raise RestError("rest_taxonomy_invalid", "Invalid taxonomy.", 404)
-        return 200, [("Allow", "GET")], self._tax_data(tax), None
+        return _registry_route(read, parts, self._taxonomies, self._tax_data,
+                               RestError("rest_taxonomy_invalid", "Invalid taxonomy.", 404))
+
+
+def _registry_route(read: bool, parts: list[str], registry: dict[str, Any],
+                    describe: Callable[[Any], dict], unknown: RestError) -> tuple:
+    """``/wp/v2/types`` and ``/wp/v2/taxonomies``: every entry by slug, or one by its slug."""
+    if not read or len(parts) > 2:
+        raise no_route()
+    if len(parts) == 1:
+        return 200, [("Allow", "GET")], {slug: describe(x) for slug, x in registry.items()}, None
+    found = registry.get(parts[1])
+    if found is None:
+        raise unknown
+    return 200, [("Allow", "GET")], describe(found), None
