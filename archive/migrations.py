@@ -132,6 +132,15 @@ def ready_for_postgres(conn: Connection) -> None:
         next(i for i in table.indexes if i.name == index).create(conn)
 
 
+def add_cluster(conn: Connection) -> None:
+    """Several nodes on one archive: the published config, the nodes' heartbeats, round
+    start times, and the indexes the dispatcher's "what is due now?" needs."""
+    for table in (s.cluster_config, s.cluster_nodes, s.round_starts):
+        table.create(conn, checkfirst=True)
+    for index in s.schedule.indexes:
+        index.create(conn, checkfirst=True)
+
+
 def add_column(conn: Connection, table: Table, name: str) -> bool:
     """ALTER TABLE … ADD COLUMN, the column as ``schema.py`` declares it, in the
     database's own dialect; False when the table has it already."""
@@ -154,6 +163,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "watch health", add_watch_health),
     Migration(10, "review search", add_review_search),
     Migration(11, "re-runnable rounds, 64-bit byte counts", ready_for_postgres),
+    Migration(12, "several nodes", add_cluster),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

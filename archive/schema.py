@@ -194,6 +194,46 @@ schedule = Table(
     Column("next_full_due", String(32)),
     Column("updated_at", String(32), nullable=False),
 )
+# The dispatcher of several nodes asks "what is due now?" every second (schema 12).
+Index("ix_schedule_next_due", schedule.c.next_due)
+Index("ix_schedule_next_full_due", schedule.c.next_full_due)
+
+# Several nodes on one PostgreSQL archive (schema 12, archive/cluster.py). The config
+# every node runs: the text of the wpwatch.toml that a node last started or reloaded
+# with (``env:`` references stay references: each node reads its own secrets).
+cluster_config = Table(
+    "cluster_config",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1: one config per archive
+    Column("digest", String(64), nullable=False),  # SHA-256 of the text
+    Column("config", Text, nullable=False),
+    Column("published_at", String(32), nullable=False),
+    Column("published_by", String(200), nullable=False),  # the node's name
+)
+# Every node that ran: its heartbeat and what it did (for `wpwatch status`).
+cluster_nodes = Table(
+    "cluster_nodes",
+    metadata,
+    Column("name", String(200), primary_key=True),  # host:pid
+    Column("started_at", String(32), nullable=False),
+    Column("last_seen", String(32), nullable=False),
+    Column("stopped_at", String(32)),
+    Column("dispatcher", Boolean, nullable=False, default=False),
+    Column("running", Integer, nullable=False, default=0),  # rounds running now
+    Column("rounds", Integer, nullable=False, default=0),  # rounds run since it started
+    Column("recovered", Integer, nullable=False, default=0),  # stalled jobs it gave back
+)
+# When each round was due and when a node started it: the start delay.
+round_starts = Table(
+    "round_starts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_url", String(2048), nullable=False),
+    Column("due_at", String(32), nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("node", String(200), nullable=False),
+)
+Index("ix_round_starts_started", round_starts.c.started_at)
 
 # The per-site hash chain (schema 3, archive/chain.py): one link per stored
 # version and per change, in write order. ``record`` + ``record_id`` name the

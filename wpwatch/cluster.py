@@ -1,4 +1,4 @@
-"""Many machines, one archive (PostgreSQL): the round job and the dispatcher.
+"""Many machines, one archive (PostgreSQL): the round job, the dispatcher, stalled jobs.
 
 One job is one round of one site (procrastinate task ``wpwatch.round``), deferred
 with ``lock`` and ``queueing_lock`` both the site's URL: two rounds of one site
@@ -12,14 +12,21 @@ connection closes, the lock goes with it, and another node's next
 writes are idempotent (archive/writes.py), so a round run again stores nothing
 twice.
 
-Not here yet: the worker side (Scrapy's asyncio reactor and procrastinate's
-worker on one loop) and ``wpwatch run``'s use of it.
+A node killed mid-round leaves its job in ``doing`` and the site's lock held.
+Every node looks for such jobs (:func:`recover_stalled`: jobs of workers whose
+heartbeat stopped) and gives them back to the queue; when the site has a newer
+round waiting already, the give-back would break the queueing lock (procrastinate
+refuses it), so the stalled job is marked failed instead and the waiting round
+covers the site. Either way the lock is freed.
+
+The node process that runs all this is wpwatch/node.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,10 +34,12 @@ from typing import Any
 
 import procrastinate
 import psycopg
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate import jobs
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from sqlalchemy.engine import make_url
 
 from archive import Archive
+from archive import cluster as shared
 from archive.opening import db_url
 from core.values import iso_utc, parse_iso
 
@@ -39,8 +48,14 @@ logger = logging.getLogger(__name__)
 ROUND_TASK = "wpwatch.round"
 #: The advisory lock key whose holder is the dispatcher ("wpwd" in ASCII).
 DISPATCHER_LOCK = 0x77707764
+#: Held while a node sets up the archive and the queue's tables ("wpws"): nodes that
+#: start together on a new database create each table once.
+SETUP_LOCK = 0x77707773
+#: Due rounds queued per dispatch pass at most (the rest wait for the next pass).
+DISPATCH_BATCH = 2000
 
-RoundRunner = Callable[[str, bool], Awaitable[None]]
+#: ``run_round(site_url, full, due)``: the worker's side of a job.
+RoundRunner = Callable[[str, bool, str | None], Awaitable[None]]
 
 
 def conninfo(db: str) -> str:
@@ -51,13 +66,20 @@ def conninfo(db: str) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def is_postgres(db: str) -> bool:
+    return make_url(db_url(db)).get_backend_name() == "postgresql"
+
+
 def make_app(db: str, run_round: RoundRunner) -> procrastinate.App:
-    """The job queue on the archive's database; its one task runs ``run_round(url, full)``."""
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(db)))
+    """The job queue on the archive's database; its one task runs ``run_round``."""
+    # The queue's own pool: fetching, finishing and heartbeats (rounds write through the
+    # archive's engine), so a few connections a node whatever its concurrency.
+    connector = procrastinate.PsycopgConnector(conninfo=conninfo(db), min_size=1, max_size=4)
+    app = procrastinate.App(connector=connector)
 
     @app.task(name=ROUND_TASK)
-    async def site_round(site_url: str, full: bool) -> None:
-        await run_round(site_url, full)
+    async def site_round(site_url: str, full: bool, due: str | None = None) -> None:
+        await run_round(site_url, full, due)
 
     return app
 
@@ -70,15 +92,41 @@ async def ensure_queue_schema(app: procrastinate.App) -> None:
         await app.schema_manager.apply_schema_async()
 
 
-async def queue_round(app: procrastinate.App, site_url: str, full: bool) -> bool:
+async def queue_round(app: procrastinate.App, site_url: str, full: bool,
+                      due: str | None = None) -> bool:
     """Queue a round of the site; False when one is already waiting (the queueing lock)."""
     task = app.tasks[ROUND_TASK]
     try:
         await task.configure(lock=site_url, queueing_lock=site_url).defer_async(
-            site_url=site_url, full=full)
+            site_url=site_url, full=full, due=due)
     except AlreadyEnqueued:
         return False
     return True
+
+
+async def recover_stalled(app: procrastinate.App, archive: Archive,
+                          seconds_since_heartbeat: float) -> int:
+    """Give back the rounds of nodes that stopped beating; returns how many were found.
+
+    The dead node's round is recorded interrupted (it cannot record that itself);
+    the lock on the site is freed by the retry, or by marking the job failed when the
+    site already has a round waiting.
+    """
+    manager = app.job_manager
+    stalled = list(await manager.get_stalled_jobs(task_name=ROUND_TASK,
+                                                  seconds_since_heartbeat=seconds_since_heartbeat))
+    for job in stalled:
+        site_url = str(job.task_kwargs.get("site_url"))
+        shared.interrupt_running_rounds(archive.engine, site_url)
+        try:
+            await manager.retry_job(job)
+            logger.warning("%s: the round of a node that stopped is queued again", site_url)
+        except ConnectorException as exc:  # the queueing lock: a round of it waits already
+            logger.info("%s: stalled round not queued again (%s): a newer one waits",
+                        site_url, type(exc).__name__)
+            with contextlib.suppress(ConnectorException):
+                await manager.finish_job(job, status=jobs.Status.FAILED, delete_job=False)
+    return len(stalled)
 
 
 @dataclass(frozen=True)
@@ -114,31 +162,53 @@ class Dispatcher:
                     logger.info("this node is now the dispatcher")
             else:
                 await self._conn.execute("SELECT 1")  # still connected, so still holding it
-        except psycopg.OperationalError as exc:
-            logger.warning("dispatcher: the database is unreachable (%s); retrying", exc)
+        except psycopg.OperationalError:
             await self.close()
+            raise
         return self.leading
+
+    @staticmethod
+    def sync_sites(archive: Archive, sites: Iterable[SiteClock], now: datetime) -> int:
+        """Give every configured site a schedule and drop the schedules of removed ones.
+
+        A new site's first round is due within a few seconds (spread, so that a config
+        of thousands does not start at once); its first full round after a full interval
+        (the first round reads every post anyway). Returns how many sites were new.
+        """
+        sites = list(sites)
+        known = archive.schedules()
+        new = 0
+        for site in sites:
+            if site.url in known:
+                continue
+            spread = random.uniform(0, min(site.interval.total_seconds(), 5.0))
+            archive.set_schedule(site.url, iso_utc(now + timedelta(seconds=spread)),
+                                 iso_utc(now + site.full_interval))
+            new += 1
+        shared.forget_schedules(archive.engine, {s.url for s in sites})
+        return new
 
     async def queue_due(self, app: procrastinate.App, archive: Archive,
                         sites: Iterable[SiteClock], now: datetime) -> list[str]:
         """Queue a round of every site that is due and move its next due time on.
 
-        A site new to the schedule is due at once. Returns the URLs queued.
+        The next due time is the last one plus the interval (the cadence holds however
+        late a pass runs), or an interval from now after a long pause. A site new to the
+        schedule is due at once. Returns the URLs queued.
         """
-        schedule = archive.schedules()
+        clocks = {s.url: s for s in sites}
         queued = []
-        for site in sites:
-            row = schedule.get(site.url) or {}
-            due, full_due = row.get("next_due"), row.get("next_full_due")
-            is_due = due is None or parse_iso(due) <= now
+        for row in shared.due_rows(archive.engine, iso_utc(now), DISPATCH_BATCH):
+            site = clocks.get(row["site_url"])
+            if site is None:
+                continue  # removed from the config: sync_sites drops it
+            due, full_due = row["next_due"], row["next_full_due"]
             full = full_due is None or parse_iso(full_due) <= now
-            if not (is_due or full):
-                continue
-            if await queue_round(app, site.url, full):
+            if await queue_round(app, site.url, full, due or iso_utc(now)):
                 queued.append(site.url)
             archive.set_schedule(
-                site.url, iso_utc(now + site.interval),
-                iso_utc(now + site.full_interval) if full else full_due)
+                site.url, iso_utc(_next(due, site.interval, now)),
+                iso_utc(_next(full_due, site.full_interval, now)) if full else full_due)
         return queued
 
     async def close(self) -> None:
@@ -147,3 +217,10 @@ class Dispatcher:
                 await self._conn.close()
         self._conn = None
         self.leading = False
+
+
+def _next(due: str | None, every: timedelta, now: datetime) -> datetime:
+    if due is None:
+        return now + every
+    later = parse_iso(due) + every
+    return later if later > now else now + every

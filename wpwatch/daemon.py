@@ -44,9 +44,9 @@ from archive import Archive
 from archive.store import db_url
 from core import config as cfg
 from core.exceptions import AlreadyRunning, ConfigError, WPWatchError
-from core.values import iso_utc, parse_duration, resolve_env
+from core.values import iso_utc, parse_duration
 from crawler.runner import RoundRunner, SiteSpec, quiet_scrapy_logs
-from wpwatch.summary import summary_line
+from wpwatch import aftercare
 
 logger = logging.getLogger("wpwatch.daemon")
 
@@ -107,6 +107,7 @@ class Daemon:
         config_path: Path,
         *,
         grace: float | None = None,
+        concurrency: int | None = None,
         verbose: bool = False,
     ) -> None:
         self.db = db
@@ -115,7 +116,8 @@ class Daemon:
         self.conf = load_checked(config_path)
         self.grace_option = grace
         self.grace = self._grace(self.conf)
-        self.concurrency = int(self.conf.defaults.get("concurrency", 8))
+        self.concurrency_option = concurrency
+        self.concurrency = concurrency or int(self.conf.defaults.get("concurrency", 8))
         self.lock = ArchiveLock(db)
         self.archive: Archive | None = None
         self.runner: RoundRunner | None = None
@@ -215,7 +217,7 @@ class Daemon:
         try:
             self.conf = conf
             self.grace = self._grace(conf)
-            concurrency = int(conf.defaults.get("concurrency", 8))
+            concurrency = self.concurrency_option or int(conf.defaults.get("concurrency", 8))
             if concurrency != self.concurrency:
                 self.concurrency = concurrency
                 self.sem = asyncio.Semaphore(concurrency)  # running rounds release the old one
@@ -301,24 +303,15 @@ class Daemon:
         lock = self.site_locks.setdefault(url, asyncio.Lock())
         if lock.locked() and not full:
             return  # its --full round is running: that covers this one
-        assert self.runner is not None and self.sem is not None
+        assert self.runner is not None and self.sem is not None and self.archive is not None
         try:
             async with lock, self.sem:
                 if self.stopping:
                     return
                 spec = SiteSpec.of(site)
                 record = await self.runner.run_site(spec, full=full, budget=site.budget)
-                await self.timestamp(record)
-                await self.judge_health(record)
-                line = summary_line(site.name + (" (full)" if full else ""), record)
-                if record["outcome"] in ("ok", "interrupted"):
-                    logger.info("%s", line)
-                elif record["outcome"] in ("degraded", "errors"):
-                    logger.warning("%s", line)
-                else:
-                    logger.error(
-                        "%s%s", line, f": {record['error']}" if record.get("error") else ""
-                    )
+                await aftercare.after_round(self.archive, self.conf, self.outbox, site.name,
+                                            full, record)
         except Exception:  # never let one site's failure reach the scheduler
             logger.exception("%s: round failed unexpectedly", url)
         finally:
@@ -327,67 +320,12 @@ class Daemon:
         if not self.stopping:
             await self.deliver_job()
 
-    async def judge_health(self, record: dict[str, Any]) -> None:
-        """After each round: a site that starts or stops failing (or being degraded) gets
-        its one alert queued; delivery follows the round as usual."""
-        from alerts.service import judge_health
-
+    async def deliver_job(self) -> None:
+        """Send what the outbox holds (one pass at a time)."""
         if self.archive is None:
             return
-        try:
-            decision = await asyncio.to_thread(
-                judge_health, self.archive, self.conf, record, self.outbox
-            )
-        except Exception as exc:  # the archive busy, say: the next round judges again
-            logger.debug("health not judged", exc_info=True)
-            logger.error("%s: watch health not judged: %s: %s", record.get("site"),
-                         type(exc).__name__, exc)
-            return
-        if decision is not None:
-            logger.warning("%s: %s", record.get("site"), decision.kind)
-
-    async def timestamp(self, record: dict[str, Any]) -> None:
-        """RFC 3161 token of the site's chain head after a round that wrote something.
-
-        Optional: `[defaults] tsa_url` (or env WPWATCH_TSA_URL). A failing
-        authority is logged; the round stands and `wpwatch timestamp` can catch up.
-        """
-        tsa_url = self.conf.defaults.get("tsa_url") or os.environ.get("WPWATCH_TSA_URL")
-        if not tsa_url or self.archive is None or "site_id" not in record:
-            return  # stamp_heads itself skips a head that already has its token
-        from archive.tsa import stamp_heads
-
-        try:
-            stamps = await asyncio.to_thread(
-                stamp_heads, self.archive, str(resolve_env(tsa_url, "defaults.tsa_url")),
-                site_ids=[record["site_id"]],
-            )
-        except Exception as exc:  # any failure of the authority: the round stands
-            logger.debug("timestamp failed", exc_info=True)
-            logger.error("timestamp of %s's chain head failed: %s", record.get("site"), exc)
-            return
-        if stamps:
-            logger.info("%s: chain head timestamped by %s", record.get("site"), tsa_url)
-
-    async def deliver_job(self) -> None:
-        """Send what the outbox holds; in a thread, so SMTP never blocks the loop."""
-        if not self.conf.alerts or self.archive is None:
-            return
         async with self.delivery_lock:
-            from alerts.service import deliver_due
-
-            try:
-                report = await asyncio.to_thread(deliver_due, self.archive, self.conf)
-            except Exception as exc:  # e.g. the archive locked: the next look retries
-                logger.debug("alert delivery failed", exc_info=True)
-                logger.error("alert delivery failed: %s: %s (will retry)", type(exc).__name__, exc)
-                return
-            for line in report.failed:
-                logger.warning("alert not delivered: %s (will retry)", line)
-            if report.sent or report.failed:
-                logger.info("alerts: %d message(s) sent, %d failed%s", report.sent,
-                            len(report.failed),
-                            f", {report.not_tried} left for later" if report.not_tried else "")
+            await aftercare.deliver(self.archive, self.conf)
 
 
 def load_checked(path: Path) -> cfg.Config:

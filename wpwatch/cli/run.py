@@ -19,19 +19,41 @@ from wpwatch.cli._common import Ctx, global_options, pass_ctx
         " (default 20, or [defaults] grace)."
     ),
 )
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Rounds run at once by this process (default 8, or [defaults] concurrency).",
+)
 @global_options
 @pass_ctx
-def run(obj: Ctx, grace: float | None) -> None:
+def run(obj: Ctx, grace: float | None, concurrency: int | None) -> None:
     """Watch every site in the config on its own schedule until stopped.
 
     One round per site every `interval` (default 15m) and a --full round every
     `full_interval` (default 1d). SIGTERM/SIGINT stop it cleanly (exit 0);
     SIGHUP reloads the config. Same as `python scheduler.py`.
 
+    On a PostgreSQL archive (--db postgresql://...) start the same command on
+    every machine: the nodes share the rounds (one round of a site at a time),
+    one of them queues the due rounds, and the rounds of a node that dies are
+    run again by another. SIGHUP on any node reloads the config for all.
+
     \b
-    Example:
+    Examples:
       wpwatch --config /etc/wpwatch/wpwatch.toml --db /var/lib/wpwatch/wpwatch.db run
+      wpwatch --db postgresql://wpwatch@db.example/wpwatch run --concurrency 16
     """
+    from wpwatch.cluster import is_postgres
+
+    if is_postgres(obj.db):
+        from wpwatch.node import Node
+
+        node = Node(obj.db, obj.config_path, concurrency=concurrency, grace=grace,
+                    verbose=obj.verbose)
+        sys.exit(node.run())
     from wpwatch.daemon import Daemon
 
-    sys.exit(Daemon(obj.db, obj.config_path, grace=grace, verbose=obj.verbose).run())
+    daemon = Daemon(obj.db, obj.config_path, grace=grace, concurrency=concurrency,
+                    verbose=obj.verbose)
+    sys.exit(daemon.run())

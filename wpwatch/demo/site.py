@@ -9,6 +9,8 @@ checks the two side by side.
 
 from __future__ import annotations
 
+import time
+
 import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -63,6 +65,8 @@ class DemoSite(FixtureLoading, RestApi, FeedsAndSitemaps, SiteFaults, RequestSta
         site's home) plus query, e.g. ``/wp-json/wp/v2/posts?per_page=5``."""
         headers = headers or {}
         method = method.upper()
+        if self.latency:
+            time.sleep(self.latency)  # the server's own thread: other requests go on
         injected = self._injected(target)
         if injected is not None:
             return injected

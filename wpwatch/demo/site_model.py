@@ -81,6 +81,9 @@ class SiteModel:
         self._sort_cache: dict[tuple, tuple[int, list[Post]]] = {}
         self._index_cache: tuple[Any, bytes] | None = None
         self._failures: deque[dict] = deque()
+        #: Seconds every answer waits before it is made: a slow host (several nodes' tests
+        #: need rounds that are still running when a node is killed).
+        self.latency = 0.0
         # statistics
         self._stats_lock = threading.Lock()
         self._requests = 0

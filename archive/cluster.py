@@ -1,0 +1,179 @@
+"""What several nodes on one archive share besides the archive itself (schema 12).
+
+* the published config: the wpwatch.toml text every node runs (a node publishes its
+  own when it starts or reloads; the others follow it);
+* the nodes: a heartbeat and counters per node, for `wpwatch status`;
+* the schedule's due rows, for the dispatcher, and the start delay of each round
+  (how long after its due time a node began it).
+
+Plain reads and writes on the archive's engine; the coordination itself (who is the
+dispatcher, which node runs which round) lives in wpwatch/cluster.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.engine import Engine
+
+from archive import schema as s
+from core.values import parse_iso, utcnow
+
+#: Start times older than this are pruned: the status shows the last hour.
+START_HISTORY_HOURS = 24
+
+
+@dataclass(frozen=True)
+class PublishedConfig:
+    digest: str
+    text: str
+    published_at: str
+    published_by: str
+
+
+def config_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def publish_config(engine: Engine, text: str, node: str) -> str:
+    """Make ``text`` the config every node runs; returns its digest."""
+    digest = config_digest(text)
+    values = {"digest": digest, "config": text, "published_at": utcnow(), "published_by": node}
+    with engine.begin() as conn:
+        done = conn.execute(update(s.cluster_config).where(s.cluster_config.c.id == 1)
+                            .values(**values))
+        if done.rowcount == 0:
+            conn.execute(insert(s.cluster_config).values(id=1, **values))
+    return digest
+
+
+def published_digest(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(select(s.cluster_config.c.digest)).scalar()
+
+
+def published_config(engine: Engine) -> PublishedConfig | None:
+    c = s.cluster_config.c
+    with engine.connect() as conn:
+        row = conn.execute(select(c.digest, c.config, c.published_at, c.published_by)).first()
+    return PublishedConfig(*row) if row else None
+
+
+# -- nodes -------------------------------------------------------------------------------
+def node_started(engine: Engine, name: str) -> None:
+    now = utcnow()
+    values = {"started_at": now, "last_seen": now, "stopped_at": None, "dispatcher": False,
+              "running": 0, "rounds": 0, "recovered": 0}
+    with engine.begin() as conn:
+        done = conn.execute(update(s.cluster_nodes).where(s.cluster_nodes.c.name == name)
+                            .values(**values))
+        if done.rowcount == 0:
+            conn.execute(insert(s.cluster_nodes).values(name=name, **values))
+
+
+def node_heartbeat(engine: Engine, name: str, *, dispatcher: bool, running: int, rounds: int,
+                   recovered: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(s.cluster_nodes).where(s.cluster_nodes.c.name == name).values(
+            last_seen=utcnow(), dispatcher=dispatcher, running=running, rounds=rounds,
+            recovered=recovered))
+
+
+def node_stopped(engine: Engine, name: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(s.cluster_nodes).where(s.cluster_nodes.c.name == name).values(
+            stopped_at=utcnow(), last_seen=utcnow(), dispatcher=False, running=0))
+
+
+def nodes(engine: Engine) -> list[dict[str, Any]]:
+    """Every node that ran, newest heartbeat first."""
+    n = s.cluster_nodes.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(s.cluster_nodes).order_by(n.last_seen.desc())).mappings()
+        return [dict(r) for r in rows]
+
+
+# -- the schedule ------------------------------------------------------------------------
+def due_rows(engine: Engine, now: str, limit: int) -> list[dict[str, Any]]:
+    """Schedule rows due at ``now`` (a round or a full round), the longest waiting first."""
+    c = s.schedule.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(c.site_url, c.next_due, c.next_full_due)
+            .where(or_(c.next_due <= now, c.next_full_due <= now))
+            .order_by(func.coalesce(c.next_due, c.next_full_due))
+            .limit(limit)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def due_counts(engine: Engine, now: str, overdue_before: str) -> tuple[int, int]:
+    """(due now, due since before ``overdue_before``): rounds the nodes have yet to start."""
+    c = s.schedule.c
+    with engine.connect() as conn:
+        due = conn.execute(select(func.count()).where(c.next_due <= now)).scalar_one()
+        late = conn.execute(select(func.count()).where(c.next_due <= overdue_before)).scalar_one()
+    return int(due), int(late)
+
+
+def forget_schedules(engine: Engine, keep: set[str]) -> int:
+    """Drop the schedule of every site not in ``keep`` (removed from the config)."""
+    c = s.schedule.c
+    with engine.begin() as conn:
+        urls = [u for u in conn.execute(select(c.site_url)).scalars() if u not in keep]
+        for url in urls:
+            conn.execute(delete(s.schedule).where(c.site_url == url))
+    return len(urls)
+
+
+def interrupt_running_rounds(engine: Engine, site_url: str) -> int:
+    """The site's rounds left 'running' by a node that died are recorded interrupted.
+
+    Only called for a site whose round job is stalled: the job's lock keeps any other
+    round of the site from running, so every 'running' round of it is the dead node's.
+    """
+    r, st = s.rounds.c, s.sites.c
+    with engine.begin() as conn:
+        site_id = conn.execute(select(st.id).where(st.url == site_url)).scalar()
+        if site_id is None:
+            return 0
+        done = conn.execute(
+            update(s.rounds).where(r.site_id == site_id, r.outcome == "running")
+            .values(outcome="interrupted", finished_at=utcnow(),
+                    error="its node stopped mid-round; run again by another node"))
+        return done.rowcount
+
+
+# -- start delays ------------------------------------------------------------------------
+def round_started(engine: Engine, site_url: str, due_at: str, node: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(s.round_starts).values(site_url=site_url, due_at=due_at,
+                                                   started_at=utcnow(), node=node))
+
+
+def prune_starts(engine: Engine, before: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(s.round_starts).where(s.round_starts.c.started_at < before))
+
+
+def start_delays(engine: Engine, since: str) -> list[float]:
+    """Seconds between due and start of every round started since ``since``."""
+    r = s.round_starts.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(r.due_at, r.started_at).where(r.started_at >= since))
+        return [max(0.0, (parse_iso(started) - parse_iso(due)).total_seconds())
+                for due, started in rows]
+
+
+def delay_summary(delays: list[float]) -> dict[str, Any]:
+    """``{"rounds": n, "median_s": …, "p95_s": …}`` (None without rounds)."""
+    if not delays:
+        return {"rounds": 0, "median_s": None, "p95_s": None}
+    ordered = sorted(delays)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"rounds": len(ordered), "median_s": round(statistics.median(ordered), 3),
+            "p95_s": round(p95, 3)}

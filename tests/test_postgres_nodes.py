@@ -1,0 +1,274 @@
+"""Several `wpwatch run` nodes on one PostgreSQL archive, as real processes.
+
+The sites are demo sites, each on its own loopback address, slowed down a little so
+that rounds are still running when a node is killed. The tests wait on what the
+nodes write to the archive and on the servers' own logs, never on fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from archive import Archive
+from archive import cluster as shared
+from archive import schema as s
+from core.values import normalize_site_url, parse_iso
+from tests.webhookserver import WebhookServer
+from wpwatch.demo.server import DemoServer, DemoSite
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def wait_until(what: str, pred: Callable[[], Any], timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def start(round_row: dict[str, Any]) -> float:
+    return parse_iso(round_row["started_at"]).timestamp()
+
+
+@dataclass
+class Cluster:
+    """Demo sites, a config naming them, and `wpwatch run` processes on one database."""
+
+    db: str
+    tmp: Path
+    server: DemoServer
+    sites: dict[str, DemoSite] = field(default_factory=dict)
+    nodes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    archive: Archive | None = None
+
+    def add_sites(self, count: int, latency: float) -> None:
+        for i in range(count):
+            site = DemoSite(f"Site {i}")
+            site.latency = latency
+            for k in range(3):
+                site.add(f"Post {k}", "<p>Statement of the day.</p>",
+                         date=f"2024-03-0{k + 1}T00:00:00Z")
+            url = self.server.add_site(site, host=f"127.0.{2 + i // 250}.{2 + i % 250}")
+            self.sites[url] = site
+
+    def write_config(self, interval: str, extra: str = "") -> None:
+        text = f'[defaults]\ninterval = "{interval}"\nfull_interval = "1d"\n{extra}\n'
+        for i, url in enumerate(self.sites):
+            text += f'[[sites]]\nname = "site{i}"\nurl = "{url}"\n\n'
+        (self.tmp / "wpwatch.toml").write_text(text)
+
+    def start_node(self, *args: str) -> subprocess.Popen[bytes]:
+        n = len(self.nodes)
+        with open(self.tmp / f"node{n}.log", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "wpwatch", "--db", self.db, "--config",
+                 str(self.tmp / "wpwatch.toml"), "run", *args],
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp,
+                env={**os.environ, "PYTHONPATH": str(REPO)})
+        self.nodes.append(proc)
+        return proc
+
+    def log(self, proc: subprocess.Popen[bytes]) -> str:
+        return (self.tmp / f"node{self.nodes.index(proc)}.log").read_text(errors="replace")
+
+    def open(self) -> Archive:
+        if self.archive is None:
+            self.archive = wait_until("the archive's tables", self._archive, 60)
+        return self.archive
+
+    def _archive(self) -> Archive | None:
+        archive = Archive(self.db)
+        if shared.nodes(archive.engine):
+            return archive
+        archive.close()
+        return None
+
+    def rounds(self) -> list[dict[str, Any]]:
+        archive = self.open()
+        with archive.engine.connect() as conn:
+            rows = conn.execute(select(s.rounds, s.sites.c.url)
+                                .join(s.sites, s.sites.c.id == s.rounds.c.site_id)
+                                .order_by(s.rounds.c.id)).mappings()
+            return [dict(r) for r in rows]
+
+    def rounds_by_site(self) -> dict[str, list[dict[str, Any]]]:
+        by: dict[str, list[dict[str, Any]]] = {}
+        for r in self.rounds():
+            by.setdefault(r["url"], []).append(r)
+        return by
+
+    def node_rows(self) -> dict[int, dict[str, Any]]:
+        """pid → the node's row."""
+        return {int(n["name"].rsplit(":", 1)[1]): n for n in shared.nodes(self.open().engine)}
+
+
+@pytest.fixture
+def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    with DemoServer() as server:
+        c = Cluster(postgres_url, tmp_path, server)
+        try:
+            yield c
+        finally:
+            for proc in c.nodes:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            if c.archive is not None:
+                c.archive.close()
+
+
+def request_segments(site: DemoSite) -> list[list[str]]:
+    """The site's requests as the server logged them, cut at every robots.txt: a round
+    starts with it (Scrapy asks robots.txt before anything else), so one segment is one
+    round's requests unless two rounds of the site ran at once."""
+    segments: list[list[str]] = []
+    for _method, target, _status, _size in site.request_log:
+        if target == "/robots.txt" or not segments:
+            segments.append([])
+        segments[-1].append(target)
+    return segments
+
+
+def test_three_nodes_share_the_rounds_and_a_killed_node_loses_nothing(
+    cluster: Cluster, webhook_server: WebhookServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    interval = 20.0
+    monkeypatch.setenv("WPWATCH_TEST_SLACK_URL", webhook_server.url)
+    cluster.add_sites(200, latency=0.15)
+    cluster.write_config("20s", extra='\n[[alerts]]\nname = "desk"\nchannel = "slack"\n'
+                         'webhook_url = "env:WPWATCH_TEST_SLACK_URL"\nburst_threshold = 1000\n')
+    for _ in range(3):
+        cluster.start_node("--concurrency", "8")
+
+    # every site's first round (a baseline), shared between the nodes
+    wait_until("a baseline of every site", lambda: len(
+        {r["url"] for r in cluster.rounds() if r["outcome"] == "ok"}) == 200, 180)
+    edited = list(cluster.sites)[::10]  # 20 sites: one post edited on each
+    for url in edited:
+        cluster.sites[url].edit(1, title="Statement withdrawn")
+
+    # the node running the most rounds right now is killed mid-round
+    def busy_node() -> int | None:
+        rows = cluster.node_rows()
+        alive = [p.pid for p in cluster.nodes if p.poll() is None]
+        best = max(alive, key=lambda pid: rows.get(pid, {}).get("running", 0))
+        return best if rows.get(best, {}).get("running", 0) >= 2 else None
+
+    victim_pid = wait_until("a node running rounds", busy_node, 60)
+    victim = next(p for p in cluster.nodes if p.pid == victim_pid)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    killed_at = time.time()
+
+    # its rounds: recorded interrupted by another node, then run again
+    def rerun_sites() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+        pairs = {}
+        for url, rounds in cluster.rounds_by_site().items():
+            for i, r in enumerate(rounds[:-1]):
+                if r["outcome"] == "interrupted" and "node stopped" in (r["error"] or ""):
+                    if rounds[i + 1]["outcome"] == "ok":
+                        pairs[url] = (r, rounds[i + 1])
+        return pairs
+
+    wait_until("the killed node's rounds run again", rerun_sites, 90)
+    # a few more intervals for every site after the kill, and every alert delivered
+    wait_until("three rounds of every site since the kill", lambda: all(
+        sum(1 for r in rounds if parse_iso(r["started_at"]).timestamp() > killed_at) >= 3
+        for rounds in cluster.rounds_by_site().values()), 180)
+    wait_until("20 alerts delivered", lambda: len(webhook_server.posts) >= 20, 60)
+    for proc in cluster.nodes:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in cluster.nodes:
+        if proc is not victim:
+            assert proc.wait(60) == 0, cluster.log(proc)
+
+    rounds = cluster.rounds_by_site()
+    stalled = [r for rs in rounds.values() for r in rs
+               if r["outcome"] == "interrupted" and "node stopped" in (r["error"] or "")]
+    reruns = rerun_sites()
+    assert stalled and len(reruns) == len(stalled)
+    for url, (cut, again) in reruns.items():  # run again within 30 s of the kill
+        assert parse_iso(again["started_at"]).timestamp() - killed_at < 30, url
+    assert all(r["outcome"] != "running" for rs in rounds.values() for r in rs)
+
+    # the server's log: no site was ever polled by two rounds at once
+    rounds_served = 0
+    for url, site in cluster.sites.items():
+        for segment in request_segments(site):
+            assert len(segment) == len(set(segment)), (url, segment)
+            rounds_served += 1
+    ok_rounds = sum(1 for rs in rounds.values() for r in rs if r["outcome"] == "ok")
+    assert rounds_served >= ok_rounds
+
+    # the archive: rounds of one site never overlap, and each site kept its interval
+    for url, rs in rounds.items():
+        for before, after in zip(rs, rs[1:], strict=False):
+            assert before["finished_at"] <= after["started_at"], (url, before, after)
+        ok = [r for r in rs if r["outcome"] == "ok"]
+        gaps = [start(b) - start(a) for a, b in zip(ok, ok[1:], strict=False)]
+        assert gaps and max(gaps) < interval + 30 + 5, (url, gaps)  # a re-run within 30 s
+        assert abs(statistics.median(gaps) - interval) < 5, (url, gaps)
+        # never faster than the interval, but for the re-run of a killed round
+        rerun = {rs[i + 1]["id"] for i, r in enumerate(rs[:-1]) if r["outcome"] == "interrupted"}
+        regular = [r for r in ok if r["id"] not in rerun]
+        assert min(start(b) - start(a) for a, b in zip(regular, regular[1:], strict=False)) \
+            > 0.75 * interval, (url, gaps)
+
+    # no change and no alert doubled: one edit per edited site, one message each
+    archive = cluster.open()
+    changes = sorted((c["site"], c["wp_id"], c["kind"]) for c in archive.changes())
+    assert changes == sorted((normalize_site_url(url), 1, "edited") for url in edited)
+    with archive.engine.connect() as conn:
+        alerts = conn.execute(select(s.alerts.c.change_id, s.alerts.c.status)).all()
+    assert sorted(a.status for a in alerts) == ["sent"] * 20
+    assert len({a.change_id for a in alerts}) == 20
+    assert len(webhook_server.posts) == 20
+    print(f"\nkill test: {sum(len(rs) for rs in rounds.values())} rounds of 200 sites on 3 "
+          f"nodes; {len(stalled)} round(s) of the killed node recorded interrupted and run "
+          f"again; {rounds_served} rounds in the servers' logs, none overlapping; "
+          f"{len(changes)} changes, {len(webhook_server.posts)} alerts, none doubled")
+
+
+def test_another_node_takes_over_when_the_dispatcher_dies(cluster: Cluster) -> None:
+    cluster.add_sites(5, latency=0.0)
+    cluster.write_config("3s")
+    first, second = cluster.start_node(), cluster.start_node()
+
+    def dispatcher() -> int | None:
+        alive = {p.pid for p in cluster.nodes if p.poll() is None}
+        leaders = [pid for pid, n in cluster.node_rows().items()
+                   if n["dispatcher"] and pid in alive]
+        return leaders[0] if leaders else None
+
+    leader_pid = wait_until("a dispatcher", dispatcher, 60)
+    leader = first if first.pid == leader_pid else second
+    other = second if leader is first else first
+    wait_until("every site's first round", lambda: len(cluster.rounds_by_site()) == 5, 60)
+    leader.send_signal(signal.SIGKILL)
+    leader.wait()
+    killed_at = time.time()
+    assert wait_until("the other node leading", dispatcher, 30) == other.pid
+    assert "this node is now the dispatcher" in cluster.log(other)
+    # and it queues rounds: every site gets a round started after the takeover
+    wait_until("rounds queued by the new dispatcher", lambda: all(
+        any(parse_iso(r["started_at"]).timestamp() > killed_at for r in rs)
+        for rs in cluster.rounds_by_site().values()), 30)
+    other.send_signal(signal.SIGTERM)
+    assert other.wait(60) == 0
