@@ -53,6 +53,8 @@ DISPATCHER_LOCK = 0x77707764
 SETUP_LOCK = 0x77707773
 #: Due rounds queued per dispatch pass at most (the rest wait for the next pass).
 DISPATCH_BATCH = 2000
+#: How fast the first rounds of newly configured sites are made due (see sync_sites).
+FIRST_ROUNDS_PER_SECOND = 10.0
 
 #: ``run_round(site_url, full, due)``: the worker's side of a job.
 RoundRunner = Callable[[str, bool, str | None], Awaitable[None]]
@@ -171,22 +173,23 @@ class Dispatcher:
     def sync_sites(archive: Archive, sites: Iterable[SiteClock], now: datetime) -> int:
         """Give every configured site a schedule and drop the schedules of removed ones.
 
-        A new site's first round is due within a few seconds (spread, so that a config
-        of thousands does not start at once); its first full round after a full interval
-        (the first round reads every post anyway). Returns how many sites were new.
+        New sites' first rounds are spread over a few seconds, or over as long as it takes
+        to start :data:`FIRST_ROUNDS_PER_SECOND` of them a second (at most an interval):
+        their later rounds keep that spread, so thousands of sites added at once do not
+        come due at the same second every interval. A first full round is due after a
+        full interval (the first round reads every post anyway). Returns how many sites
+        were new.
         """
         sites = list(sites)
         known = archive.schedules()
-        new = 0
-        for site in sites:
-            if site.url in known:
-                continue
-            spread = random.uniform(0, min(site.interval.total_seconds(), 5.0))
+        new = [site for site in sites if site.url not in known]
+        window = max(5.0, len(new) / FIRST_ROUNDS_PER_SECOND)
+        for site in new:
+            spread = random.uniform(0, min(site.interval.total_seconds(), window))
             archive.set_schedule(site.url, iso_utc(now + timedelta(seconds=spread)),
                                  iso_utc(now + site.full_interval))
-            new += 1
         shared.forget_schedules(archive.engine, {s.url for s in sites})
-        return new
+        return len(new)
 
     async def queue_due(self, app: procrastinate.App, archive: Archive,
                         sites: Iterable[SiteClock], now: datetime) -> list[str]:
