@@ -12,7 +12,7 @@ mid-send gives its rows back: another node sends them (at least once, never lost
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,7 +152,7 @@ class Pass(threading.Thread):
         return self.report
 
 
-def alert_rows(archive: Archive) -> list[Any]:
+def alert_rows(archive: Archive) -> Sequence[Any]:
     a = schema.alerts.c
     with archive.engine.connect() as conn:
         return conn.execute(select(a.id, a.channel, a.status).order_by(a.id)).all()
