@@ -271,7 +271,8 @@ def deliver(
     one earlier pass, and skipped together. (Without the turns two claims running at
     once could each lock part of a digest, as PostgreSQL locks row by row, and send
     two halves.) Rows that join a group after its claim (a health alert queued
-    after its round ended) go in a later message, as on a single node.
+    after its round ended) go in a later message, as on a single node. A burst counts
+    the alerts other passes have marked sent, not those they are sending right now.
 
     At least once: a node that dies mid-pass (or loses the database) rolls back, so
     every message it sent in that pass is sent again by the next pass, on any
