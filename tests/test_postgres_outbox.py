@@ -260,10 +260,11 @@ def _waits_for_advisory_lock(archive: Archive) -> bool:
 
 
 def _wait_for(condition: Callable[[], bool]) -> None:
-    """Poll the database's own view of who waits (an event we cannot subscribe to)."""
-    done = threading.Event()
+    """Until ``condition`` holds: PostgreSQL shows who waits for a lock only in
+    pg_stat_activity, which cannot be subscribed to, so it is asked every 50 ms."""
+    asked = threading.Event()  # never set: its wait() is the interval between two asks
     for _ in range(WAIT * 20):
         if condition():
             return
-        done.wait(0.05)
+        asked.wait(0.05)
     raise AssertionError("the pass never waited for the claim lock")
