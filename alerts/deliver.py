@@ -1,11 +1,16 @@
 """Delivering what the outbox holds: grouped by digest, retried with backoff, marked sent.
 
-A group is marked sent in one transaction right after its channel accepted
-it. The only window for a duplicate is between the server's acceptance and
-that commit (one SQLite commit, milliseconds): a process killed exactly
-there sends that message again on the next run. Anything else (a server
-down, a 429, a crash before sending) leaves the alerts pending for the next
-attempt, with exponential backoff.
+On SQLite (one machine, one writer) a group is marked sent in one transaction
+right after its channel accepted it. The only window for a duplicate is
+between the server's acceptance and that commit (one SQLite commit,
+milliseconds): a process killed exactly there sends that message again on
+the next run. Anything else (a server down, a 429, a crash before sending)
+leaves the alerts pending for the next attempt, with exponential backoff.
+
+On PostgreSQL several nodes deliver from one outbox, and a pass *claims* its
+rows: see :func:`deliver`. Delivery is at least once there too, with a wider
+window: a node that dies mid-pass sends again, later, every message of that
+pass.
 
 Each channel succeeds or fails on its own: a channel that cannot be built, a
 message that cannot be rendered or a server that refuses is one line in the
@@ -23,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.engine import Connection
 
 from archive import Archive
 from archive import schema as s
@@ -35,6 +41,8 @@ logger = logging.getLogger("wpwatch.alerts.deliver")
 BACKOFF_FIRST = 30.0  # seconds
 BACKOFF_MAX = 3600.0
 FAILURES_BEFORE_SKIPPING = 2  # a channel failing this many times in a row is left for later
+#: The PostgreSQL advisory lock key that makes delivery passes claim in turn ("wpwo").
+CLAIM_LOCK = 0x7770776F
 
 
 @dataclass
@@ -69,7 +77,7 @@ def when(stamp: str) -> str:
 
 def due_groups(
     archive: Archive, now: datetime | None = None, *, ignore_backoff: bool = False,
-    bursts: Mapping[str, tuple[int, float]] | None = None,
+    bursts: Mapping[str, tuple[int, float]] | None = None, claim: Connection | None = None,
 ) -> list[Group]:
     """Pending alerts that may go now, grouped into messages.
 
@@ -77,9 +85,36 @@ def due_groups(
     once the round has ended; daily: one per channel and digest time. ``bursts``
     (route name → threshold, window in seconds): immediate alerts of one kind, more than
     the threshold counting those the route sent within the window, go as one message.
+
+    ``claim``: a PostgreSQL connection inside the pass's transaction; the rows are then
+    locked on it (``FOR UPDATE SKIP LOCKED``) and rows another pass holds are left out
+    (see :func:`deliver`). Without it the rows are only read.
     """
     now = now or datetime.now(UTC)
-    now_s = iso_utc(now)
+    q = _due_query(iso_utc(now), ignore_backoff)
+    if claim is None:
+        with archive.engine.connect() as conn:
+            rows = conn.execute(q).all()
+            return _grouped(conn, rows, bursts or {}, now)
+    return _grouped(claim, _claimed(claim, q), bursts or {}, now)
+
+
+def _claimed(conn: Connection, q: Select[Any]) -> Sequence[Any]:
+    """The rows of ``q`` this pass locks, leaving out those another pass holds.
+
+    Claims take turns (a session advisory lock held for the one statement, not the pass):
+    a pass's claim statement starts only after the previous one has locked all its rows.
+    The savepoint keeps the transaction usable for the unlock if the claim fails.
+    """
+    conn.execute(select(func.pg_advisory_lock(CLAIM_LOCK)))
+    try:
+        with conn.begin_nested():
+            return conn.execute(q.with_for_update(skip_locked=True, of=s.alerts)).all()
+    finally:
+        conn.execute(select(func.pg_advisory_unlock(CLAIM_LOCK)))
+
+
+def _due_query(now_s: str, ignore_backoff: bool) -> Select[Any]:
     a, r, c = s.alerts.c, s.rounds.c, s.changes.c
     q = (
         select(a.id, a.channel, a.digest, a.change_id, a.event_id, a.round_id, a.due_at,
@@ -95,30 +130,33 @@ def due_groups(
     )
     if not ignore_backoff:
         q = q.where(a.next_attempt_at <= now_s)
+    return q
+
+
+def _grouped(conn: Connection, rows: Sequence[Any], bursts: Mapping[str, tuple[int, float]],
+             now: datetime) -> list[Group]:
     groups: dict[tuple[str, str, Any], Group] = {}
-    with archive.engine.connect() as conn:
-        rows = conn.execute(q).all()
-        burst_keys = _burst_keys(conn, rows, bursts or {}, now)
-        for row in rows:
-            key: Any = {"immediate": row.id, "round": row.round_id, "daily": row.due_at}[row.digest]
-            key = burst_keys.get(row.id, key)
-            g = groups.setdefault((row.channel, row.digest, key),
-                                  Group(row.channel, row.digest, [], [], {}, row.attempts))
-            g.alert_ids.append(row.id)
-            g.burst = row.id in burst_keys
-            if row.event_id is not None:
-                g.event_ids.append(row.event_id)
-            else:
-                g.change_ids.append(row.change_id)
-                g.kinds.append(row.kind)
-                g.keywords[row.change_id] = tuple(json.loads(row.keywords or "[]"))
-            g.attempts = max(g.attempts, row.attempts)
-            g.next_attempt_at = max(g.next_attempt_at, row.next_attempt_at)
-            g.last_error = row.last_error or g.last_error
+    burst_keys = _burst_keys(conn, rows, bursts, now)
+    for row in rows:
+        key: Any = {"immediate": row.id, "round": row.round_id, "daily": row.due_at}[row.digest]
+        key = burst_keys.get(row.id, key)
+        g = groups.setdefault((row.channel, row.digest, key),
+                              Group(row.channel, row.digest, [], [], {}, row.attempts))
+        g.alert_ids.append(row.id)
+        g.burst = row.id in burst_keys
+        if row.event_id is not None:
+            g.event_ids.append(row.event_id)
+        else:
+            g.change_ids.append(row.change_id)
+            g.kinds.append(row.kind)
+            g.keywords[row.change_id] = tuple(json.loads(row.keywords or "[]"))
+        g.attempts = max(g.attempts, row.attempts)
+        g.next_attempt_at = max(g.next_attempt_at, row.next_attempt_at)
+        g.last_error = row.last_error or g.last_error
     return list(groups.values())
 
 
-def _burst_keys(conn: Any, rows: Sequence[Any], bursts: Mapping[str, tuple[int, float]],
+def _burst_keys(conn: Connection, rows: Sequence[Any], bursts: Mapping[str, tuple[int, float]],
                 now: datetime) -> dict[int, tuple[str, str]]:
     """alert id → its burst's group key, for immediate change alerts that form a burst.
 
@@ -219,12 +257,47 @@ def deliver(
     ``channels``: route name → channel; ``broken``: route name → why its channel
     could not be built (its alerts fail with that reason, the others go on).
     Alerts of a route no longer in the config are left pending and untried.
+
+    On PostgreSQL, where several nodes deliver from one outbox, a pass claims its
+    rows: one transaction on one connection selects the due alerts ``FOR UPDATE
+    SKIP LOCKED``, sends, marks sent or schedules retries, and commits at the end.
+    Another node's pass skips the rows this one holds (it never waits for them) and
+    sends only what nobody holds, so no two nodes send the same alert.
+
+    A digest is built once, never split between two nodes. The claim locks every
+    due row of the pass in one statement, and claims take turns (:func:`_claimed`):
+    each claim starts after the previous one has locked all its rows, so a group's
+    rows due at a claim are either all free, and all taken by it, or all held by
+    one earlier pass, and skipped together. (Without the turns two claims running at
+    once could each lock part of a digest, as PostgreSQL locks row by row, and send
+    two halves.) Rows that join a group after its claim (a health alert queued
+    after its round ended) go in a later message, as on a single node. A burst counts
+    the alerts other passes have marked sent, not those they are sending right now.
+
+    At least once: a node that dies mid-pass (or loses the database) rolls back, so
+    every message it sent in that pass is sent again by the next pass, on any
+    node. ``dry_run`` takes no lock and writes nothing (it may list rows another
+    node is sending right now). On SQLite (one machine) a pass only reads and each
+    group commits on its own, as it always has: no transaction held across a send
+    that would block the crawler's writes.
     """
+    if dry_run or archive.engine.dialect.name != "postgresql":
+        return _deliver(archive, None, channels, build, broken or {}, now or datetime.now(UTC),
+                        dry_run, ignore_backoff, bursts)
+    with archive.engine.connect() as conn, conn.begin():
+        return _deliver(archive, conn, channels, build, broken or {}, now or datetime.now(UTC),
+                        dry_run, ignore_backoff, bursts)
+
+
+def _deliver(
+    archive: Archive, claim: Connection | None, channels: Mapping[str, Any],
+    build: Callable[[Group], Any], broken: Mapping[str, str], now: datetime, dry_run: bool,
+    ignore_backoff: bool, bursts: Mapping[str, tuple[int, float]] | None,
+) -> DeliveryReport:
+    """One pass; ``claim``: the pass's connection on PostgreSQL (every write goes on it)."""
     report = DeliveryReport()
-    now = now or datetime.now(UTC)
-    broken = broken or {}
     failures_in_a_row: dict[str, int] = {}
-    groups = due_groups(archive, now, ignore_backoff=ignore_backoff, bursts=bursts)
+    groups = due_groups(archive, now, ignore_backoff=ignore_backoff, bursts=bursts, claim=claim)
     for group in groups:
         name = group.channel
         if name not in channels and name not in broken:
@@ -245,12 +318,12 @@ def deliver(
             reason = _reason(exc)
             if not isinstance(exc, DeliveryError):  # a bug: where it happened, under -v
                 logger.debug("alerts: %s not delivered", name, exc_info=True)
-            _retry(archive, group, now, reason, getattr(exc, "retry_after", None))
+            _retry(archive, group, now, reason, getattr(exc, "retry_after", None), conn=claim)
             report.failed.append(f"{name}: {reason}")
             failures_in_a_row[name] = failures_in_a_row.get(name, 0) + 1
             continue
         failures_in_a_row[name] = 0
-        _mark_sent(archive, group, now)
+        _mark_sent(archive, group, now, conn=claim)
         report.sent += 1
         report.alerts_sent += len(group.alert_ids)
     if dry_run:
@@ -316,26 +389,32 @@ def _subject(message: Any) -> str:
     return subject(message)
 
 
-def _mark_sent(archive: Archive, group: Group, now: datetime) -> None:
+def _mark_sent(archive: Archive, group: Group, now: datetime, *,
+               conn: Connection | None = None) -> None:
     a = s.alerts.c
-    with archive.engine.begin() as conn:
-        conn.execute(
-            update(s.alerts)
-            .where(a.id.in_(group.alert_ids))
-            .values(status="sent", sent_at=iso_utc(now), attempts=a.attempts + 1, last_error=None)
-        )
+    _write(archive, conn,
+           update(s.alerts)
+           .where(a.id.in_(group.alert_ids))
+           .values(status="sent", sent_at=iso_utc(now), attempts=a.attempts + 1, last_error=None))
 
 
 def _retry(archive: Archive, group: Group, now: datetime, error: str,
-           retry_after: float | None = None) -> None:
+           retry_after: float | None = None, *, conn: Connection | None = None) -> None:
     delay = min(BACKOFF_FIRST * (2 ** group.attempts), BACKOFF_MAX)
     if retry_after:
         delay = max(delay, min(retry_after, BACKOFF_MAX))
     a = s.alerts.c
-    with archive.engine.begin() as conn:
-        conn.execute(
-            update(s.alerts)
-            .where(and_(a.id.in_(group.alert_ids), a.status == "pending"))
-            .values(attempts=a.attempts + 1, last_error=error[:500],
-                    next_attempt_at=iso_utc(now + timedelta(seconds=delay)))
-        )
+    _write(archive, conn,
+           update(s.alerts)
+           .where(and_(a.id.in_(group.alert_ids), a.status == "pending"))
+           .values(attempts=a.attempts + 1, last_error=error[:500],
+                   next_attempt_at=iso_utc(now + timedelta(seconds=delay))))
+
+
+def _write(archive: Archive, conn: Connection | None, statement: Any) -> None:
+    """On the pass's connection (committed with the pass), or in a transaction of its own."""
+    if conn is not None:
+        conn.execute(statement)
+        return
+    with archive.engine.begin() as own:
+        own.execute(statement)
