@@ -7,6 +7,7 @@ nodes write to the archive and on the servers' own logs, never on fixed sleeps.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import statistics
@@ -189,9 +190,9 @@ def test_three_nodes_share_the_rounds_and_a_killed_node_loses_nothing(
         pairs = {}
         for url, rounds in cluster.rounds_by_site().items():
             for i, r in enumerate(rounds[:-1]):
-                if r["outcome"] == "interrupted" and "node stopped" in (r["error"] or ""):
-                    if rounds[i + 1]["outcome"] == "ok":
-                        pairs[url] = (r, rounds[i + 1])
+                cut = r["outcome"] == "interrupted" and "node stopped" in (r["error"] or "")
+                if cut and rounds[i + 1]["outcome"] == "ok":
+                    pairs[url] = (r, rounds[i + 1])
         return pairs
 
     wait_until("the killed node's rounds run again", rerun_sites, 90)
@@ -212,7 +213,7 @@ def test_three_nodes_share_the_rounds_and_a_killed_node_loses_nothing(
                if r["outcome"] == "interrupted" and "node stopped" in (r["error"] or "")]
     reruns = rerun_sites()
     assert stalled and len(reruns) == len(stalled)
-    for url, (cut, again) in reruns.items():  # run again within 30 s of the kill
+    for url, (_cut, again) in reruns.items():  # run again within 30 s of the kill
         assert parse_iso(again["started_at"]).timestamp() - killed_at < 30, url
     assert all(r["outcome"] != "running" for rs in rounds.values() for r in rs)
 
@@ -227,10 +228,10 @@ def test_three_nodes_share_the_rounds_and_a_killed_node_loses_nothing(
 
     # the archive: rounds of one site never overlap, and each site kept its interval
     for url, rs in rounds.items():
-        for before, after in zip(rs, rs[1:], strict=False):
+        for before, after in itertools.pairwise(rs):
             assert before["finished_at"] <= after["started_at"], (url, before, after)
         ok = [r for r in rs if r["outcome"] == "ok"]
-        gaps = [start(b) - start(a) for a, b in zip(ok, ok[1:], strict=False)]
+        gaps = [start(b) - start(a) for a, b in itertools.pairwise(ok)]
         assert gaps and max(gaps) < interval + 30 + 5, (url, gaps)  # a re-run within 30 s
         assert abs(statistics.median(gaps) - interval) < 5, (url, gaps)
     # ... and the dispatcher's due times step by exactly the interval, every round started
@@ -245,7 +246,7 @@ def test_three_nodes_share_the_rounds_and_a_killed_node_loses_nothing(
         delays.append(parse_iso(started).timestamp() - parse_iso(due).timestamp())
     for url, times in dues.items():
         stamps = sorted(parse_iso(d).timestamp() for d in times)
-        steps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+        steps = [b - a for a, b in itertools.pairwise(stamps)]
         assert steps and all(abs(step - interval) < 0.5 for step in steps), (url, steps)
     assert statistics.median(delays) < 5 and max(delays) < 40, sorted(delays)[-10:]
 

@@ -53,6 +53,12 @@ DISPATCHER_LOCK = 0x77707764
 SETUP_LOCK = 0x77707773
 #: Due rounds queued per dispatch pass at most (the rest wait for the next pass).
 DISPATCH_BATCH = 2000
+#: Seconds between a node's heartbeats (its row, and procrastinate's worker heartbeat).
+HEARTBEAT = 2.0
+#: A worker without a heartbeat for this long is dead: its rounds are given back.
+STALLED_AFTER = 10.0
+#: A round due for longer than this and not started is overdue (`status --cluster`).
+OVERDUE_AFTER = timedelta(minutes=1)
 #: How fast the first rounds of newly configured sites are made due (see sync_sites).
 FIRST_ROUNDS_PER_SECOND = 10.0
 
@@ -220,6 +226,44 @@ class Dispatcher:
                 await self._conn.close()
         self._conn = None
         self.leading = False
+
+
+def cluster_view(archive: Archive, now: datetime) -> dict[str, Any]:
+    """The nodes and the queue, for `wpwatch status --cluster` (plain data, JSON-ready).
+
+    ``nodes``: each node's name, start, last heartbeat, whether it is alive (a heartbeat
+    within :data:`STALLED_AFTER`) and the dispatcher, rounds running and run, stalled
+    jobs it gave back; ``rounds``: running and queued jobs, rounds due now and overdue
+    (due over :data:`OVERDUE_AFTER` ago); ``start_delay``: median and p95 seconds between
+    due and start over the last hour; ``stalled_recovered``: all nodes together.
+    """
+    engine = archive.engine
+    alive_after = iso_utc(now - timedelta(seconds=STALLED_AFTER))
+    nodes = [{"name": n["name"], "started": n["started_at"], "last_heartbeat": n["last_seen"],
+              "alive": n["stopped_at"] is None and n["last_seen"] >= alive_after,
+              "dispatcher": bool(n["dispatcher"]) and n["stopped_at"] is None
+              and n["last_seen"] >= alive_after,
+              "rounds_running": n["running"], "rounds_run": n["rounds"],
+              "stalled_recovered": n["recovered"]} for n in shared.nodes(engine)]
+    due, overdue = shared.due_counts(engine, iso_utc(now), iso_utc(now - OVERDUE_AFTER))
+    jobs = {"doing": 0, "todo": 0}
+    with engine.connect() as conn:
+        present = conn.exec_driver_sql(
+            "SELECT to_regclass('procrastinate_jobs') IS NOT NULL").scalar()
+        if present:
+            for status, count in conn.exec_driver_sql(
+                    "SELECT status::text, count(*) FROM procrastinate_jobs "
+                    "WHERE status IN ('doing', 'todo') GROUP BY status"):
+                jobs[status] = int(count)
+    delays = shared.start_delays(engine, iso_utc(now - timedelta(hours=1)))
+    return {
+        "nodes": nodes,
+        "nodes_alive": sum(1 for n in nodes if n["alive"]),
+        "rounds": {"running": jobs["doing"], "queued": jobs["todo"], "due": due,
+                   "overdue": overdue},
+        "start_delay": shared.delay_summary(delays),
+        "stalled_recovered": sum(n["stalled_recovered"] for n in nodes),
+    }
 
 
 def _next(due: str | None, every: timedelta, now: datetime) -> datetime:

@@ -47,7 +47,9 @@ from core.values import iso_utc, parse_duration
 from crawler.runner import RoundRunner, SiteSpec, quiet_scrapy_logs
 from wpwatch import aftercare
 from wpwatch.cluster import (
+    HEARTBEAT,
     SETUP_LOCK,
+    STALLED_AFTER,
     Dispatcher,
     SiteClock,
     conninfo,
@@ -61,12 +63,6 @@ logger = logging.getLogger("wpwatch.node")
 
 #: Seconds between dispatch passes (how late a due round can be queued).
 DISPATCH_EVERY = 1.0
-#: Seconds between heartbeats (the node's row, and procrastinate's worker heartbeat).
-HEARTBEAT = 2.0
-#: A worker without a heartbeat for this long is dead: its rounds are given back.
-STALLED_AFTER = 10.0
-#: A round due for longer than this and not started is overdue (`status --cluster`).
-OVERDUE_AFTER = timedelta(minutes=1)
 #: Longest pause between attempts to reach a database that went away.
 BACKOFF_MAX = 30.0
 

@@ -14,10 +14,13 @@ from wpwatch.summary import summary_line
 
 @click.command()
 @click.argument("site", required=False)
-@json_option("Print JSON, one object per site.")
+@json_option("Print JSON, one object per site (with --cluster: one object).")
+@click.option("--cluster", "cluster", is_flag=True,
+              help="Several nodes on a PostgreSQL archive: the nodes, rounds running, due "
+                   "and overdue, start delays, stalled rounds given back.")
 @global_options
 @pass_ctx
-def status(obj: Ctx, site: str | None, as_json: bool) -> None:
+def status(obj: Ctx, site: str | None, as_json: bool, cluster: bool) -> None:
     """Per site: the last round (when, how long, requests, changes, errors).
 
     Lists every configured site, and every other site in the archive that
@@ -29,7 +32,11 @@ def status(obj: Ctx, site: str | None, as_json: bool) -> None:
     Examples:
       wpwatch status
       wpwatch status iuhrdf --json
+      wpwatch --db postgresql://wpwatch@db.example/wpwatch status --cluster
     """
+    if cluster:
+        _cluster(obj, as_json)
+        return
     only = obj.site_url(site) if site else None
     records = site_statuses(obj.archive, obj.config(), only=only)
     if as_json:
@@ -39,6 +46,33 @@ def status(obj: Ctx, site: str | None, as_json: bool) -> None:
         click.echo("no sites yet: `wpwatch sites add URL` or `wpwatch crawl URL`")
     for record in records:
         click.echo(_text(record))
+
+
+def _cluster(obj: Ctx, as_json: bool) -> None:
+    from datetime import UTC, datetime
+
+    from wpwatch.cluster import cluster_view, is_postgres
+
+    if not is_postgres(obj.db):
+        raise click.UsageError("--cluster shows the nodes sharing a PostgreSQL archive; this "
+                         "archive is SQLite (one `wpwatch run`): use `wpwatch status`")
+    view = cluster_view(obj.archive, datetime.now(UTC))
+    if as_json:
+        click.echo(json.dumps(view, indent=2))
+        return
+    r, d = view["rounds"], view["start_delay"]
+    click.echo(f"{view['nodes_alive']} node(s) alive; rounds: {r['running']} running, "
+               f"{r['queued']} queued, {r['due']} due, {r['overdue']} overdue; "
+               f"{view['stalled_recovered']} stalled round(s) given back")
+    if d["rounds"]:
+        click.echo(f"start delay over the last hour ({d['rounds']} rounds): median "
+                   f"{d['median_s']:.1f} s, p95 {d['p95_s']:.1f} s")
+    for n in view["nodes"]:
+        role = "dispatcher, " if n["dispatcher"] else ""
+        state = "alive" if n["alive"] else "gone"
+        click.echo(f"  {n['name']}: {state} ({role}last heartbeat {n['last_heartbeat'][:19]}Z)"
+                   f", {n['rounds_running']} running, {n['rounds_run']} run since "
+                   f"{n['started'][:19]}Z")
 
 
 def _text(s: dict[str, Any]) -> str:

@@ -9,9 +9,8 @@ checks the two side by side.
 
 from __future__ import annotations
 
-import time
-
 import re
+import time
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
