@@ -130,11 +130,12 @@ def forget_schedules(engine: Engine, keep: set[str]) -> int:
     return len(urls)
 
 
-def interrupt_running_rounds(engine: Engine, site_url: str) -> int:
-    """The site's rounds left 'running' by a node that died are recorded interrupted.
+def interrupt_running_rounds(engine: Engine, site_url: str, why: str) -> int:
+    """The site's rounds left 'running' (by a node that died, or while the database was
+    away) are recorded interrupted, ``why`` as their error.
 
-    Only called for a site whose round job is stalled: the job's lock keeps any other
-    round of the site from running, so every 'running' round of it is the dead node's.
+    Only called by the holder of the site's round lock (a stalled job being given back,
+    or a round about to start): no other round of the site can be running.
     """
     r, st = s.rounds.c, s.sites.c
     with engine.begin() as conn:
@@ -144,7 +145,7 @@ def interrupt_running_rounds(engine: Engine, site_url: str) -> int:
         done = conn.execute(
             update(s.rounds).where(r.site_id == site_id, r.outcome == "running")
             .values(outcome="interrupted", finished_at=utcnow(),
-                    error="its node stopped mid-round; run again by another node"))
+                    error=why))
         return done.rowcount
 
 

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from scrapy.exceptions import NotConfigured
+from sqlalchemy.exc import OperationalError
 
 from archive import Archive, PostRecord, TypeState
 from crawler.items import (
@@ -98,7 +99,11 @@ class ArchivePipeline:
         try:
             self._store(item)
         except Exception as exc:  # a bad record or a full disk: this round's error
-            logger.exception("%s: could not store %r", self.crawler.spider.site_url, item)
+            if isinstance(exc, OperationalError):  # the database went away: the runner says so
+                logger.debug("%s: could not store %r", self.crawler.spider.site_url, item,
+                             exc_info=True)
+            else:
+                logger.exception("%s: could not store %r", self.crawler.spider.site_url, item)
             kind = item.state.type if isinstance(item, TypeDone) else getattr(item, "type", None)
             if kind is not None:
                 self.failed_types.add(kind)
@@ -183,13 +188,20 @@ class ArchivePipeline:
             outcome, error = "errors", "; ".join(errors[:5])
         else:
             outcome, error = "ok", None
+        try:
+            self._finish(self.round_id, outcome, error, len(errors) + (1 if end.fatal else 0))
+        except OperationalError:  # the database went away: the round stays 'running' and
+            # is recorded interrupted by the next round of the site
+            logger.debug("round %s not finished in the archive", self.round_id, exc_info=True)
+
+    def _finish(self, round_id: int, outcome: str, error: str | None, errors: int) -> None:
         stats = self.crawler.stats
         self.archive.finish_round(
-            self.round_id,
+            round_id,
             outcome=outcome,
             requests=stats.get_value("downloader/request_count", 0)
             - stats.get_value(NOT_THE_SITE, 0),
             bytes_=stats.get_value("downloader/response_bytes", 0),
-            errors=len(errors) + (1 if end.fatal else 0),
+            errors=errors,
             error=error,
         )

@@ -102,8 +102,11 @@ class PostgresServer:
                                f"{proc.stdout}{proc.stderr}\n{tail}")
 
     def start(self) -> None:
-        self._run("initdb", "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8",
-                  "--locale=C", "--no-sync")
+        """Start the server; the first start creates its data directory (initdb), a
+        later one (after :meth:`stop`: a database that went away) reuses it."""
+        if not (self.data / "PG_VERSION").exists():
+            self._run("initdb", "-D", str(self.data), "-U", USER, "--auth=trust", "-E",
+                      "UTF8", "--locale=C", "--no-sync")
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                    "-c max_connections=200")

@@ -53,6 +53,10 @@ DISPATCHER_LOCK = 0x77707764
 SETUP_LOCK = 0x77707773
 #: Due rounds queued per dispatch pass at most (the rest wait for the next pass).
 DISPATCH_BATCH = 2000
+#: The error of a round whose node died mid-round.
+NODE_DIED = "its node stopped mid-round; run again by another node"
+#: The error of a round that could not be recorded as ended (the database was away).
+NOT_RECORDED = "its end could not be recorded (the database was unreachable)"
 #: Seconds between a node's heartbeats (its row, and procrastinate's worker heartbeat).
 HEARTBEAT = 2.0
 #: A worker without a heartbeat for this long is dead: its rounds are given back.
@@ -125,7 +129,7 @@ async def recover_stalled(app: procrastinate.App, archive: Archive,
                                                   seconds_since_heartbeat=seconds_since_heartbeat))
     for job in stalled:
         site_url = str(job.task_kwargs.get("site_url"))
-        shared.interrupt_running_rounds(archive.engine, site_url)
+        shared.interrupt_running_rounds(archive.engine, site_url, NODE_DIED)
         try:
             await manager.retry_job(job)
             logger.warning("%s: the round of a node that stopped is queued again", site_url)

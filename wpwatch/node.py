@@ -48,6 +48,7 @@ from crawler.runner import RoundRunner, SiteSpec, quiet_scrapy_logs
 from wpwatch import aftercare
 from wpwatch.cluster import (
     HEARTBEAT,
+    NOT_RECORDED,
     SETUP_LOCK,
     STALLED_AFTER,
     Dispatcher,
@@ -126,6 +127,9 @@ class Node:
         """Run until SIGTERM/SIGINT; returns the exit code (0 on a clean stop)."""
         quiet_scrapy_logs(self.verbose)
         logging.getLogger("wpwatch").setLevel(logging.INFO)
+        if not self.verbose:  # a database that went away: our own one line says so
+            for name in ("psycopg.pool", "procrastinate"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         from scrapy.utils.reactor import install_reactor
 
         install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
@@ -275,9 +279,13 @@ class Node:
         if not site.active_at(local.hour * 60 + local.minute):
             return
         archive, runner = self.archive, self.runner
-        with contextlib.suppress(*DB_ERRORS):
+        try:  # this job holds the site's lock: a round of it still 'running' is stale
+            shared.interrupt_running_rounds(archive.engine, site_url, NOT_RECORDED)
             shared.round_started(archive.engine, site_url, due or iso_utc(datetime.now(UTC)),
                                  self.name)
+        except DB_ERRORS as exc:
+            self._trouble("round", exc, 0)
+            raise  # the job fails; the dispatcher queues the site's next round as usual
         task = asyncio.ensure_future(runner.run_site(SiteSpec.of(site), full=full,
                                                      budget=site.budget))
         self.running[site_url] = task
@@ -288,6 +296,9 @@ class Node:
                 archive.set_schedule(site_url, iso_utc(datetime.now(UTC)),
                                      schedule.get("next_full_due"))  # another node takes it
             await aftercare.after_round(archive, self.conf, self.outbox, site.name, full, record)
+            self._back("round")
+        except DB_ERRORS as exc:
+            self._trouble("round", exc, 0)
         except Exception:  # never let one site's failure reach the queue
             logger.exception("%s: round failed unexpectedly", site_url)
         finally:
