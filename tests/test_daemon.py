@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +24,11 @@ from sqlalchemy import func, select
 from archive import Archive
 from archive import schema as s
 from tests.faultserver import FaultServer
+from tests.waiting import wait_until
 from tests.wordpress import WordPressStack
 from wpwatch.demo.server import DemoSite
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def wait_until(what: str, pred: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class DaemonProcess:

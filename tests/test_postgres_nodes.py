@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,21 +28,12 @@ from archive import Archive
 from archive import cluster as shared
 from archive import schema as s
 from core.values import normalize_site_url, parse_iso
+from tests.waiting import wait_until
 from tests.webhookserver import WebhookServer
 from wpwatch.demo.server import DemoServer, DemoSite
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
-
-
-def wait_until(what: str, pred: Callable[[], Any], timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def start(round_row: dict[str, Any]) -> float:
