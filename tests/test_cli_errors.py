@@ -184,3 +184,10 @@ def test_demo_help_names_the_file_it_keeps(tmp_path: Path) -> None:
     proc = bare("demo", "--keep-db", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert [p.name for p in tmp_path.glob("*.db")] == [named[0]]
+
+
+def test_status_cluster_on_sqlite_says_what_it_is_for(tmp_path: Path) -> None:
+    line = one_line_error(bare("--db", str(tmp_path / "w.db"), "status", "--cluster",
+                               cwd=tmp_path))
+    assert line == ("wpwatch: --cluster shows the nodes sharing a PostgreSQL archive; this "
+                    "archive is SQLite (one `wpwatch run`): use `wpwatch status`")

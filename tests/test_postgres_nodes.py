@@ -289,6 +289,11 @@ def test_another_node_takes_over_when_the_dispatcher_dies(cluster: Cluster) -> N
         v := cluster_status(cluster))["nodes_alive"] == 1 and v, 30)
     assert [n["name"] for n in view["nodes"] if n["dispatcher"]] == [node_of(other)]
     assert view["rounds"]["overdue"] == 0 and view["start_delay"]["rounds"] >= 10
+    sites = json.loads(run_cli(cluster, "--config", str(cluster.tmp / "wpwatch.toml"),
+                               "status", "--json").stdout)  # one object per site, as ever
+    assert len(sites) == 5 and all(
+        isinstance(s["round_running"], bool) and isinstance(s["round_queued"], bool)
+        for s in sites)
     text = run_cli(cluster, "status", "--cluster").stdout
     assert f"{node_of(other)}: alive (dispatcher" in text and "1 node(s) alive" in text
     other.send_signal(signal.SIGTERM)

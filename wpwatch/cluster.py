@@ -232,6 +232,21 @@ class Dispatcher:
         self.leading = False
 
 
+def site_jobs(archive: Archive) -> dict[str, set[str]]:
+    """The sites whose round is running (``doing``) or waiting (``todo``) in the queue."""
+    jobs: dict[str, set[str]] = {"doing": set(), "todo": set()}
+    with archive.engine.connect() as conn:
+        present = conn.exec_driver_sql(
+            "SELECT to_regclass('procrastinate_jobs') IS NOT NULL").scalar()
+        if present:
+            for status, lock in conn.exec_driver_sql(
+                    "SELECT status::text, lock FROM procrastinate_jobs "
+                    "WHERE status IN ('doing', 'todo') AND task_name = %(task)s",
+                    {"task": ROUND_TASK}):
+                jobs[status].add(lock)
+    return jobs
+
+
 def cluster_view(archive: Archive, now: datetime) -> dict[str, Any]:
     """The nodes and the queue, for `wpwatch status --cluster` (plain data, JSON-ready).
 
@@ -250,15 +265,7 @@ def cluster_view(archive: Archive, now: datetime) -> dict[str, Any]:
               "rounds_running": n["running"], "rounds_run": n["rounds"],
               "stalled_recovered": n["recovered"]} for n in shared.nodes(engine)]
     due, overdue = shared.due_counts(engine, iso_utc(now), iso_utc(now - OVERDUE_AFTER))
-    jobs = {"doing": 0, "todo": 0}
-    with engine.connect() as conn:
-        present = conn.exec_driver_sql(
-            "SELECT to_regclass('procrastinate_jobs') IS NOT NULL").scalar()
-        if present:
-            for status, count in conn.exec_driver_sql(
-                    "SELECT status::text, count(*) FROM procrastinate_jobs "
-                    "WHERE status IN ('doing', 'todo') GROUP BY status"):
-                jobs[status] = int(count)
+    jobs = {status: len(urls) for status, urls in site_jobs(archive).items()}
     delays = shared.start_delays(engine, iso_utc(now - timedelta(hours=1)))
     return {
         "nodes": nodes,

@@ -39,6 +39,13 @@ def status(obj: Ctx, site: str | None, as_json: bool, cluster: bool) -> None:
         return
     only = obj.site_url(site) if site else None
     records = site_statuses(obj.archive, obj.config(), only=only)
+    from wpwatch.cluster import is_postgres, site_jobs
+
+    if is_postgres(obj.db):  # several nodes may share it: where each site's round is
+        jobs = site_jobs(obj.archive)
+        for record in records:
+            record["round_running"] = record["url"] in jobs["doing"]
+            record["round_queued"] = record["url"] in jobs["todo"]
     if as_json:
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
         return
@@ -51,10 +58,11 @@ def status(obj: Ctx, site: str | None, as_json: bool, cluster: bool) -> None:
 def _cluster(obj: Ctx, as_json: bool) -> None:
     from datetime import UTC, datetime
 
+    from core.exceptions import ArchiveError
     from wpwatch.cluster import cluster_view, is_postgres
 
     if not is_postgres(obj.db):
-        raise click.UsageError("--cluster shows the nodes sharing a PostgreSQL archive; this "
+        raise ArchiveError("--cluster shows the nodes sharing a PostgreSQL archive; this "
                          "archive is SQLite (one `wpwatch run`): use `wpwatch status`")
     view = cluster_view(obj.archive, datetime.now(UTC))
     if as_json:
@@ -89,6 +97,10 @@ def _text(s: dict[str, Any]) -> str:
         notes.append(f"DEGRADED ({s['errors_in_a_row']} failed rounds in a row)"
                      if s["errors_in_a_row"] >= DEGRADED_AFTER_ERRORS
                      else "DEGRADED (REST API closed)")
+    if s.get("round_running"):
+        notes.append("a round is running")
+    elif s.get("round_queued"):
+        notes.append("a round is queued")
     if s["next_due"]:
         notes.append(f"next round {s['next_due'][:19]}Z")
     if s["pending_alerts"]:
