@@ -1,13 +1,13 @@
 """Quiet rounds per second with 1, 2 and 3 `wpwatch run` nodes on one PostgreSQL archive.
 
     .venv/bin/python bench/nodes.py [--sites 400] [--interval 3s] [--window 40]
-                                    [--nodes 1,2,3] [--concurrency 8,16] [--profile]
+        [--nodes 1,2,3] [--concurrency 8,16] [--profile FILE.prof]
 
-Starts a throw-away PostgreSQL on 127.0.0.1 (tests/postgres.py), quiet demo sites
-(3 posts, no latency) each on its own loopback address, served by this process's
-threads, and for each (nodes, concurrency) a fresh database and the real node
-processes. An interval far shorter than the nodes can keep up with saturates them.
-Once every site has its baseline and a warm-up has passed, a fixed window measures:
+A throw-away PostgreSQL on 127.0.0.1 (tests/postgres.py); quiet demo sites (3 posts,
+no latency), each on its own loopback address, served by this process's threads;
+for each (nodes, concurrency) a fresh database and real `wpwatch run` processes at an
+interval far shorter than they can keep up with. Once every site has its baseline
+and a warm-up has passed, a fixed window measures:
 
 * rounds with outcome ok that finished in the window (the archive's ``rounds``);
 * CPU (utime+stime, /proc/PID/stat) over the window of the node processes, of
@@ -16,9 +16,9 @@ Once every site has its baseline and a warm-up has passed, a fixed window measur
   (the demo server), and of the whole machine (/proc/stat), per quiet round;
 * start delays (``round_starts``: started_at - due_at) of rounds started in it.
 
-``--profile`` then runs one node under cProfile on the first configuration's
-database (baselines done) for one window and prints its top entries. Every node
-is killed and PostgreSQL stopped on exit, Ctrl-C and SIGTERM included.
+``--profile`` runs one node under cProfile right after the first configuration, on its
+database, for one window. Every node is killed and PostgreSQL stopped on exit, Ctrl-C
+and SIGTERM included. Loopback only; every wait is bounded.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ import contextlib
 import os
 import pstats
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ import psycopg
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from archive.cluster import delay_summary  # noqa: E402
 from core.values import iso_utc, parse_duration, parse_iso  # noqa: E402
 from tests.postgres import PostgresServer, running_postgres  # noqa: E402
 from wpwatch.demo import DemoServer, DemoSite  # noqa: E402
@@ -101,11 +102,6 @@ def machine_busy() -> tuple[float, float]:
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
     idle = values[3] + values[4]  # idle, iowait
     return (sum(values) - idle) / TICK, sum(values) / TICK
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def query(db: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -184,17 +180,20 @@ class Bench:
         ok = by_outcome.get("ok", 0)
         starts = query(db, "SELECT due_at, started_at FROM round_starts WHERE started_at >= %s "
                        "AND started_at < %s", start, end)
-        delays = [max(0.0, (parse_iso(s) - parse_iso(d)).total_seconds()) for d, s in starts]
+        delays = delay_summary([max(0.0, (parse_iso(s) - parse_iso(d)).total_seconds())
+                                for d, s in starts])
         changes = query(db, "SELECT count(*) FROM changes WHERE detected_at >= %s", start)
         queued = query(db, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'")
+        late = query(db, "SELECT count(*) FROM schedule WHERE next_due < %s", iso_utc_now(-2))
         return {"seconds": d["t"], "ok": ok, "other": sum(by_outcome.values()) - ok,
                 "rate": ok / d["t"], "node_ms": 1000 * d["nodes"] / max(ok, 1),
                 "pg_ms": 1000 * d["pg"] / max(ok, 1), "self_ms": 1000 * d["self"] / max(ok, 1),
                 "node_cores": d["nodes"] / d["t"], "pg_cores": d["pg"] / d["t"],
                 "self_cores": d["self"] / d["t"], "busy_cores": d["busy"] / d["t"],
-                "cores": d["total"] / d["t"], "delay_med": statistics.median(delays or [0]),
-                "delay_p95": quantile(delays or [0], 0.95), "starts": len(delays),
-                "changes": int(changes[0][0]), "queued": int(queued[0][0])}
+                "cores": d["total"] / d["t"], "delay_med": delays["median_s"] or 0.0,
+                "delay_p95": delays["p95_s"] or 0.0,
+                "changes": int(changes[0][0]), "queued": int(queued[0][0]),
+                "late": int(late[0][0])}
 
     def run(self, nodes: int, concurrency: int, seconds: float) -> tuple[str, dict[str, Any]]:
         db = self.pg.new_database()
@@ -269,10 +268,8 @@ def top_entries(path: Path, rounds: int, count: int = 15) -> str:
     return "\n".join(lines)
 
 
-def iso_utc_now() -> str:
-    from datetime import UTC, datetime
-
-    return iso_utc(datetime.now(UTC))
+def iso_utc_now(seconds: float = 0.0) -> str:
+    return iso_utc(datetime.now(UTC) + timedelta(seconds=seconds))
 
 
 @contextlib.contextmanager
@@ -295,7 +292,8 @@ def row(nodes: int, conc: int, r: dict[str, Any], interval: float, sites: int) -
             f"({r['rate'] / demand:.0%} of {demand:.0f}) | {r['node_ms']:.1f} | "
             f"{r['pg_ms']:.1f} | {r['self_ms']:.1f} | {r['node_cores']:.2f} / "
             f"{r['pg_cores']:.2f} / {r['self_cores']:.2f} / {r['busy_cores']:.2f} of "
-            f"{r['cores']:.0f} | {r['delay_med']:.2f} / {r['delay_p95']:.2f} | {r['queued']} | "
+            f"{r['cores']:.0f} | {r['delay_med']:.1f} / {r['delay_p95']:.1f} | "
+            f"{r['queued']} / {r['late']} | "
             f"{333 * r['node_ms'] / 1000:.1f} / {333 * r['pg_ms'] / 1000:.1f} |")
 
 
@@ -316,26 +314,27 @@ def main() -> None:
           f"{args.interval}, window {args.window:.0f} s\n", flush=True)
     print("| nodes | concurrency | ok rounds | rounds/s (of demand) | node CPU ms/round | "
           "PG CPU ms/round | demo server CPU ms/round | cores: nodes / PG / demo / machine "
-          "busy | start delay s median / p95 | queued at end | cores for 333 rounds/s: "
+          "busy | start delay s median / p95 | at end: queued / due, not queued | cores for "
+          "333 rounds/s: "
           "nodes / PG |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    print("| --- " * 11 + "|", flush=True)
     with running_postgres() as pg, demo_sites(args.sites) as urls, \
             tempfile.TemporaryDirectory(prefix="bench-nodes-") as tmp:
         bench = Bench(pg, urls, args.interval, Path(tmp))
         try:
-            first: tuple[str, int] | None = None
+            profile = ""
             for conc in (int(c) for c in args.concurrency.split(",")):
                 for nodes in (int(n) for n in args.nodes.split(",")):
                     db, r = bench.run(nodes, conc, args.window)
-                    first = first or (db, conc)
                     print(row(nodes, conc, r, interval, args.sites), flush=True)
                     if r["other"] or r["changes"]:
                         print(f"  ({r['other']} rounds not ok, {r['changes']} changes)")
-            if args.profile and first:
-                r, text = bench.profile(*first, args.window, args.profile.resolve())
-                print("\nOne node under cProfile (same database, baselines done):")
-                print(row(1, first[1], r, interval, args.sites))
-                print("\n```\n" + text.strip() + "\n```")
+                    if args.profile and not profile:  # the same database, right after
+                        r, text = bench.profile(db, conc, args.window, args.profile.resolve())
+                        profile = (f"\nOne node under cProfile, on the database above:\n"
+                                   f"{row(1, conc, r, interval, args.sites)}\n\n```\n"
+                                   f"{text.strip()}\n```")
+            print(profile)
         finally:
             bench.stop_nodes(signal.SIGKILL)
 
