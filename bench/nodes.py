@@ -184,7 +184,9 @@ class Bench:
                                 for d, s in starts])
         changes = query(db, "SELECT count(*) FROM changes WHERE detected_at >= %s", start)
         queued = query(db, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'")
-        late = query(db, "SELECT count(*) FROM schedule WHERE next_due < %s", iso_utc_now(-2))
+        late = query(db, "SELECT count(*), min(next_due) FROM schedule WHERE next_due < %s",
+                     iso_utc_now(-2))[0]
+        lag = (datetime.now(UTC) - parse_iso(late[1])).total_seconds() if late[1] else 0.0
         return {"seconds": d["t"], "ok": ok, "other": sum(by_outcome.values()) - ok,
                 "rate": ok / d["t"], "node_ms": 1000 * d["nodes"] / max(ok, 1),
                 "pg_ms": 1000 * d["pg"] / max(ok, 1), "self_ms": 1000 * d["self"] / max(ok, 1),
@@ -193,7 +195,7 @@ class Bench:
                 "cores": d["total"] / d["t"], "delay_med": delays["median_s"] or 0.0,
                 "delay_p95": delays["p95_s"] or 0.0,
                 "changes": int(changes[0][0]), "queued": int(queued[0][0]),
-                "late": int(late[0][0])}
+                "late": int(late[0]), "lag": lag}
 
     def run(self, nodes: int, concurrency: int, seconds: float) -> tuple[str, dict[str, Any]]:
         db = self.pg.new_database()
@@ -293,7 +295,7 @@ def row(nodes: int, conc: int, r: dict[str, Any], interval: float, sites: int) -
             f"{r['pg_ms']:.1f} | {r['self_ms']:.1f} | {r['node_cores']:.2f} / "
             f"{r['pg_cores']:.2f} / {r['self_cores']:.2f} / {r['busy_cores']:.2f} of "
             f"{r['cores']:.0f} | {r['delay_med']:.1f} / {r['delay_p95']:.1f} | "
-            f"{r['queued']} / {r['late']} | "
+            f"{r['queued']} / {r['late']} ({r['lag']:.0f} s) | "
             f"{333 * r['node_ms'] / 1000:.1f} / {333 * r['pg_ms'] / 1000:.1f} |")
 
 
@@ -314,7 +316,8 @@ def main() -> None:
           f"{args.interval}, window {args.window:.0f} s\n", flush=True)
     print("| nodes | concurrency | ok rounds | rounds/s (of demand) | node CPU ms/round | "
           "PG CPU ms/round | demo server CPU ms/round | cores: nodes / PG / demo / machine "
-          "busy | start delay s median / p95 | at end: queued / due, not queued | cores for "
+          "busy | start delay s median / p95 | at end: queued / due, not queued (oldest) | "
+          "cores for "
           "333 rounds/s: "
           "nodes / PG |")
     print("| --- " * 11 + "|", flush=True)
