@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 
 from archive import schema as s
@@ -109,6 +110,20 @@ def due_rows(engine: Engine, now: str, limit: int) -> list[dict[str, Any]]:
             .limit(limit)
         ).mappings()
         return [dict(r) for r in rows]
+
+
+def advance_schedules(engine: Engine,
+                      updates: Sequence[tuple[str, str | None, str | None]]) -> None:
+    """Move many sites' next due times on in one transaction: (url, next_due, next_full_due)."""
+    if not updates:
+        return
+    c = s.schedule.c
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(
+            update(s.schedule).where(c.site_url == bindparam("url")).values(
+                next_due=bindparam("due"), next_full_due=bindparam("full_due"), updated_at=now),
+            [{"url": u, "due": d, "full_due": f} for u, d, f in updates])
 
 
 def due_counts(engine: Engine, now: str, overdue_before: str) -> tuple[int, int]:

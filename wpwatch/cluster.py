@@ -24,6 +24,7 @@ The node process that runs all this is wpwatch/node.py.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
@@ -141,6 +142,33 @@ async def recover_stalled(app: procrastinate.App, archive: Archive,
     return len(stalled)
 
 
+async def waiting_rounds(app: procrastinate.App, urls: list[str]) -> set[str]:
+    """Those of ``urls`` whose site has a round queued and not started (its queueing lock)."""
+    if not urls:
+        return set()
+    rows = await app.connector.execute_query_all_async(
+        "SELECT queueing_lock FROM procrastinate_jobs "
+        "WHERE status = 'todo' AND queueing_lock = ANY(%(urls)s)", urls=urls)
+    return {r["queueing_lock"] for r in rows}
+
+
+async def _defer_all(app: procrastinate.App, jobs: list[jobs.Job]) -> list[str]:
+    """Insert the jobs in one statement; when one of them meets a round queued meanwhile
+    (a stalled job given back), one by one instead, skipping that one. The site URLs queued."""
+    if not jobs:
+        return []
+    try:
+        await app.job_manager.batch_defer_jobs_async(jobs)
+        return [str(j.task_kwargs["site_url"]) for j in jobs]
+    except AlreadyEnqueued:
+        queued = []
+        for job in jobs:
+            with contextlib.suppress(AlreadyEnqueued):
+                await app.job_manager.defer_job_async(job)
+                queued.append(str(job.task_kwargs["site_url"]))
+        return queued
+
+
 @dataclass(frozen=True)
 class SiteClock:
     """What the dispatcher needs of a configured site: how often its rounds are due."""
@@ -206,22 +234,30 @@ class Dispatcher:
         """Queue a round of every site that is due and move its next due time on.
 
         The next due time is the last one plus the interval (the cadence holds however
-        late a pass runs), or an interval from now after a long pause. A site new to the
-        schedule is due at once. Returns the URLs queued.
+        late a pass runs), or an interval from now after a long pause. Returns the URLs
+        queued (:meth:`sync_sites` gives new sites their first due time). One pass is a
+        few statements whatever the number of due sites: the due rows, the sites whose
+        round still waits, one insert of the new jobs, one update of the schedule.
         """
         clocks = {s.url: s for s in sites}
-        queued = []
-        for row in shared.due_rows(archive.engine, iso_utc(now), DISPATCH_BATCH):
-            site = clocks.get(row["site_url"])
-            if site is None:
-                continue  # removed from the config: sync_sites drops it
+        rows = await asyncio.to_thread(shared.due_rows, archive.engine, iso_utc(now),
+                                       DISPATCH_BATCH)
+        rows = [r for r in rows if r["site_url"] in clocks]  # removed ones: sync_sites
+        waiting = await waiting_rounds(app, [r["site_url"] for r in rows])
+        task = app.tasks[ROUND_TASK]
+        jobs, updates = [], []
+        for row in rows:
+            site = clocks[row["site_url"]]
             due, full_due = row["next_due"], row["next_full_due"]
             full = full_due is None or parse_iso(full_due) <= now
-            if await queue_round(app, site.url, full, due or iso_utc(now)):
-                queued.append(site.url)
-            archive.set_schedule(
-                site.url, iso_utc(_next(due, site.interval, now)),
-                iso_utc(_next(full_due, site.full_interval, now)) if full else full_due)
+            if site.url not in waiting:
+                jobs.append(task.configure(lock=site.url, queueing_lock=site.url)
+                            .make_new_job(site_url=site.url, full=full, due=due or iso_utc(now)))
+            updates.append((site.url, iso_utc(_next(due, site.interval, now)),
+                            iso_utc(_next(full_due, site.full_interval, now)) if full
+                            else full_due))
+        queued = await _defer_all(app, jobs)
+        await asyncio.to_thread(shared.advance_schedules, archive.engine, updates)
         return queued
 
     async def close(self) -> None:
