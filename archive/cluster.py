@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from archive import schema as s
 from core.values import parse_iso, utcnow
@@ -152,21 +152,25 @@ def interrupt_running_rounds(engine: Engine, site_url: str, why: str) -> int:
     Only called by the holder of the site's round lock (a stalled job being given back,
     or a round about to start): no other round of the site can be running.
     """
-    r, st = s.rounds.c, s.sites.c
     with engine.begin() as conn:
-        site_id = conn.execute(select(st.id).where(st.url == site_url)).scalar()
-        if site_id is None:
-            return 0
-        done = conn.execute(
-            update(s.rounds).where(r.site_id == site_id, r.outcome == "running")
-            .values(outcome="interrupted", finished_at=utcnow(),
-                    error=why))
-        return done.rowcount
+        return _interrupt_running(conn, site_url, why)
+
+
+def _interrupt_running(conn: Connection, site_url: str, why: str) -> int:
+    r, st = s.rounds.c, s.sites.c
+    site_id = select(st.id).where(st.url == site_url).scalar_subquery()
+    done = conn.execute(update(s.rounds).where(r.site_id == site_id, r.outcome == "running")
+                        .values(outcome="interrupted", finished_at=utcnow(), error=why))
+    return done.rowcount
 
 
 # -- start delays ------------------------------------------------------------------------
-def round_started(engine: Engine, site_url: str, due_at: str, node: str) -> None:
+def round_started(engine: Engine, site_url: str, due_at: str, node: str, stale: str) -> None:
+    """A node starts a round of the site: when it was due and who runs it. A round of the
+    site still 'running' is stale (this node holds the site's lock): recorded interrupted
+    with ``stale`` as its error, in the same transaction."""
     with engine.begin() as conn:
+        _interrupt_running(conn, site_url, stale)
         conn.execute(insert(s.round_starts).values(site_url=site_url, due_at=due_at,
                                                    started_at=utcnow(), node=node))
 

@@ -279,10 +279,9 @@ class Node:
         if not site.active_at(local.hour * 60 + local.minute):
             return
         archive, runner = self.archive, self.runner
-        try:  # this job holds the site's lock: a round of it still 'running' is stale
-            shared.interrupt_running_rounds(archive.engine, site_url, NOT_RECORDED)
+        try:
             shared.round_started(archive.engine, site_url, due or iso_utc(datetime.now(UTC)),
-                                 self.name)
+                                 self.name, stale=NOT_RECORDED)
         except DB_ERRORS as exc:
             self._trouble("round", exc, 0)
             raise  # the job fails; the dispatcher queues the site's next round as usual
