@@ -18,9 +18,8 @@ from scrapy.http import Response
 
 from core.exceptions import FallbackError, RoundError
 from crawler import fallback
-from crawler.fetcher import Fetcher, RoundTimedOut, link_headers, status_words
+from crawler.fetcher import Fetcher, RoundTimedOut, link_headers, raw, status_words
 from crawler.items import FallbackFetched, FallbackSeen
-from crawler.listing import raw
 from crawler.state import RoundState
 
 logger = logging.getLogger(f"wpwatch.{__name__}")

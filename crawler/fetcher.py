@@ -36,7 +36,9 @@ from twisted.internet.error import ConnectionRefusedError as TxConnectionRefused
 from twisted.internet.error import TimeoutError as TxTimeoutError
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
+from archive import RawResponse
 from core.exceptions import HTTPFault, Unreachable
+from core.values import utcnow
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -253,6 +255,24 @@ def status_words(status: int) -> str:
     if status >= 500:
         return f"HTTP {status} (server error)"
     return f"HTTP {status}"
+
+
+def raw(resp: Response) -> RawResponse:
+    """A Scrapy response as the evidence the archive keeps."""
+    headers = [
+        (k.decode("latin-1"), v.decode("latin-1"))
+        for k, values in resp.headers.items()
+        for v in values
+    ]
+    try:
+        request = resp.request
+    except AttributeError:  # a response built without its request (tests)
+        request = None
+    authenticated = request is not None and b"Authorization" in request.headers
+    return RawResponse(
+        url=resp.url, status=resp.status, headers=headers, body=resp.body, fetched_at=utcnow(),
+        authenticated=authenticated,
+    )
 
 
 def headers_of(resp: Response) -> dict[str, str]:

@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.http import Response
 
-from archive import KnownPost, RawResponse, TypeState
+from archive import KnownPost, TypeState
 from core.exceptions import HTTPFault, RestClosed, RoundError, WPApiError
 from core.values import utcnow
 from crawler import wpapi
 from crawler.auth import EDIT_PARAMS
-from crawler.fetcher import Fetcher, RoundTimedOut, headers_of
+from crawler.fetcher import Fetcher, RoundTimedOut, headers_of, raw
 from crawler.items import STATE_CARRIERS, PostGone, PostsFetched, TypeDone
 
 if TYPE_CHECKING:
@@ -53,24 +53,6 @@ MAX_PAGES = 10_000  # a bound on any listing (a million posts), whatever the hea
 
 class TypeUnavailable(RoundError):
     """A content type whose listing answers 401/403 to anonymous clients: skipped."""
-
-
-def raw(resp: Response) -> RawResponse:
-    """A Scrapy response as the evidence the archive keeps."""
-    headers = [
-        (k.decode("latin-1"), v.decode("latin-1"))
-        for k, values in resp.headers.items()
-        for v in values
-    ]
-    try:
-        request = resp.request
-    except AttributeError:  # a response built without its request (tests)
-        request = None
-    authenticated = request is not None and b"Authorization" in request.headers
-    return RawResponse(
-        url=resp.url, status=resp.status, headers=headers, body=resp.body, fetched_at=utcnow(),
-        authenticated=authenticated,
-    )
 
 
 async def with_state_on_last(items: AsyncIterator[Any]) -> AsyncIterator[Any]:

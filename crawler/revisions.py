@@ -21,9 +21,8 @@ from typing import Any
 from archive.records import RevisionRecord
 from core.exceptions import RoundError, WPApiError
 from crawler import wpapi
-from crawler.fetcher import Fetcher, RoundTimedOut
+from crawler.fetcher import Fetcher, RoundTimedOut, raw
 from crawler.items import RevisionsFetched
-from crawler.listing import raw
 from crawler.pipelines import to_record
 from diffs.normalize import revision_count
 
