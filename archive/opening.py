@@ -54,6 +54,11 @@ def db_url(path_or_url: str) -> str:
     return f"{SCHEMES.get(scheme.lower(), scheme)}://{rest}"
 
 
+def is_postgres(path_or_url: str) -> bool:
+    """Whether the archive lives on a PostgreSQL server (several nodes may share it)."""
+    return make_url(db_url(path_or_url)).get_backend_name() == "postgresql"
+
+
 def locate(path_or_url: str) -> Place:
     """Where ``path_or_url`` points; an unknown scheme or a malformed URL is an ArchiveError."""
     if "://" not in path_or_url:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -26,7 +27,7 @@ from archive import schema as s
 from tests.faultserver import FaultServer
 from tests.waiting import wait_until
 from tests.wordpress import WordPressStack
-from wpwatch.demo.server import DemoSite
+from wpwatch.demo.server import DemoServer, DemoSite
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -397,3 +398,39 @@ def test_a_broken_route_stops_the_daemon_and_a_failing_one_holds_back_no_other(
                             "server_error (will retry)")
     assert "Traceback" not in d.output()
     assert webhook_server.SECRET_PATH not in d.output()
+
+
+def test_without_the_postgres_extra_the_daemon_and_status_run_and_nodes_say_what_to_install(
+    tmp_path: Path,
+) -> None:
+    """`scripts/run` installs no extras: nothing on the SQLite path may need procrastinate or
+    psycopg. Both are hidden here by modules that fail to import, as on such an install."""
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    for name in ("procrastinate", "psycopg", "psycopg_pool"):
+        (hidden / f"{name}.py").write_text(
+            f'raise ModuleNotFoundError("No module named {name!r}", name={name!r})\n')
+    env = {**os.environ, "PYTHONPATH": f"{hidden}{os.pathsep}{REPO}"}
+    site = DemoSite("Ministry")
+    site.add("Statement", "<p>Text.</p>", date="2024-03-01T00:00:00Z")
+    with DemoServer() as server:
+        url = server.add_site(site, host="127.0.0.1")
+        (tmp_path / "wpwatch.toml").write_text(f'[[sites]]\nname = "ministry"\nurl = "{url}"\n')
+        log = tmp_path / "daemon.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "wpwatch", "run"], cwd=tmp_path,
+                                    env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_until("the first round", lambda: "ministry: ok" in log.read_text(), 60)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 0, log.read_text()
+    status = subprocess.run([sys.executable, "-m", "wpwatch", "status", "--json"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert [s["name"] for s in json.loads(status.stdout)] == ["ministry"]
+    node = subprocess.run([sys.executable, "-m", "wpwatch", "--db",
+                           "postgresql://wpwatch@127.0.0.1:1/none", "run"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert node.returncode == 2 and node.stderr.splitlines() == [
+        "wpwatch: several nodes on PostgreSQL need procrastinate: "
+        "pip install 'wpwatch[postgres]'"], node.stderr

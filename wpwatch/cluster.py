@@ -79,10 +79,6 @@ def conninfo(db: str) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def is_postgres(db: str) -> bool:
-    return make_url(db_url(db)).get_backend_name() == "postgresql"
-
-
 def make_app(db: str, run_round: RoundRunner) -> procrastinate.App:
     """The job queue on the archive's database; its one task runs ``run_round``."""
     # The queue's own pool: fetching, finishing and heartbeats (rounds write through the

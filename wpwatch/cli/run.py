@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from core.exceptions import ArchiveError
 from wpwatch.cli._common import Ctx, global_options, pass_ctx
 
 
@@ -44,10 +45,15 @@ def run(obj: Ctx, grace: float | None, concurrency: int | None) -> None:
       wpwatch --config /etc/wpwatch/wpwatch.toml --db /var/lib/wpwatch/wpwatch.db run
       wpwatch --db postgresql://wpwatch@db.example/wpwatch run --concurrency 16
     """
-    from wpwatch.cluster import is_postgres
+    from archive.opening import is_postgres
 
     if is_postgres(obj.db):
-        from wpwatch.node import Node
+        try:
+            from wpwatch.node import Node
+        except ModuleNotFoundError as exc:  # procrastinate and psycopg: wpwatch[postgres]
+            raise ArchiveError(
+                f"several nodes on PostgreSQL need {exc.name}: pip install 'wpwatch[postgres]'"
+            ) from None
 
         node = Node(obj.db, obj.config_path, concurrency=concurrency, grace=grace,
                     verbose=obj.verbose)

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from archive.opening import is_postgres
+from core.exceptions import ArchiveError
 from wpwatch.cli._common import Ctx, global_options, json_option, pass_ctx
 from wpwatch.status import DEGRADED_AFTER_ERRORS, site_statuses
 from wpwatch.summary import summary_line
@@ -39,9 +41,9 @@ def status(obj: Ctx, site: str | None, as_json: bool, cluster: bool) -> None:
         return
     only = obj.site_url(site) if site else None
     records = site_statuses(obj.archive, obj.config(), only=only)
-    from wpwatch.cluster import is_postgres, site_jobs
-
     if is_postgres(obj.db):  # several nodes may share it: where each site's round is
+        from wpwatch.cluster import site_jobs
+
         jobs = site_jobs(obj.archive)
         for record in records:
             record["round_running"] = record["url"] in jobs["doing"]
@@ -58,12 +60,11 @@ def status(obj: Ctx, site: str | None, as_json: bool, cluster: bool) -> None:
 def _cluster(obj: Ctx, as_json: bool) -> None:
     from datetime import UTC, datetime
 
-    from core.exceptions import ArchiveError
-    from wpwatch.cluster import cluster_view, is_postgres
-
     if not is_postgres(obj.db):
         raise ArchiveError("--cluster shows the nodes sharing a PostgreSQL archive; this "
                          "archive is SQLite (one `wpwatch run`): use `wpwatch status`")
+    from wpwatch.cluster import cluster_view
+
     view = cluster_view(obj.archive, datetime.now(UTC))
     if as_json:
         click.echo(json.dumps(view, indent=2))
