@@ -121,6 +121,7 @@ class Node:
         self._troubles: dict[str, float] = {}  # loop name → when the database went away
         self.delivery_lock = asyncio.Lock()
         self.next_delivery = 0.0  # loop time of the next look at the outbox
+        self.exit_code = 0
 
     # -- lifecycle ---------------------------------------------------------------------
     def run(self) -> int:
@@ -142,7 +143,7 @@ class Node:
         if main and main[0].done() and not main[0].cancelled() and main[0].exception():
             raise main[0].exception()  # type: ignore[misc]
         logger.info("stopped")
-        return 0
+        return self.exit_code
 
     async def _main(self, reactor: Any) -> None:
         try:
@@ -156,12 +157,21 @@ class Node:
             logger.info("node %s: watching %d site(s) from %s; archive %s; %d round(s) at once",
                         self.name, len(self.conf.sites), self.config_path,
                         self.archive.label if self.archive else "?", self.concurrency)
-            loops: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._work()),
-                     asyncio.ensure_future(self._every("dispatch", DISPATCH_EVERY,
-                                                       self._dispatch)),
-                     asyncio.ensure_future(self._every("housekeeping", HEARTBEAT,
-                                                       self._housekeeping))]
-            await self.stop_event.wait()
+            loops: list[asyncio.Task[Any]] = [
+                asyncio.create_task(self._work(), name="worker"),
+                asyncio.create_task(self._every("dispatch", DISPATCH_EVERY, self._dispatch),
+                                    name="dispatch"),
+                asyncio.create_task(self._every("housekeeping", HEARTBEAT, self._housekeeping),
+                                    name="housekeeping")]
+            stopped = asyncio.ensure_future(self.stop_event.wait())
+            await asyncio.wait([stopped, *loops], return_when=asyncio.FIRST_COMPLETED)
+            for task in loops:
+                if task.done() and not self.stopping:  # a bug, not the database: stop so
+                    # that the service manager starts the node again
+                    self.exit_code = 1
+                    logger.error("the %s loop ended unexpectedly: %r; stopping", task.get_name(),
+                                 task.exception() if not task.cancelled() else "cancelled")
+                    self.request_stop()
             await self._shutdown(loops)
         finally:
             reactor.stop()
@@ -173,6 +183,11 @@ class Node:
                                                          autocommit=True) as conn:
             await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
             try:
+                if self.app is not None:  # an earlier attempt got this far
+                    with contextlib.suppress(*DB_ERRORS):
+                        await self.app.close_async()
+                if self.archive is not None:
+                    self.archive.close()
                 self.archive = await asyncio.to_thread(Archive, self.db)
                 self.app = make_app(self.db, self.run_round)
                 await self.app.open_async()
@@ -193,7 +208,7 @@ class Node:
                     signal.Signals(sig).name, self.grace, len(self.running))
         self.stop_event.set()
 
-    async def _shutdown(self, loops: list[asyncio.Future[Any]]) -> None:
+    async def _shutdown(self, loops: list[asyncio.Task[Any]]) -> None:
         for task in loops[1:]:
             task.cancel()
         await asyncio.gather(*loops[1:], return_exceptions=True)
@@ -207,8 +222,9 @@ class Node:
                                "queue", len(pending))
                 await self.runner.stop_all(grace=5.0)
                 await asyncio.wait(pending, timeout=10.0)
-        with contextlib.suppress(TimeoutError, *DB_ERRORS):
-            await asyncio.wait_for(loops[0], 15.0)
+        _, still = await asyncio.wait([loops[0]], timeout=15.0)  # the worker, done or not
+        for task in still:
+            task.cancel()
         if self.archive is not None:
             with contextlib.suppress(*DB_ERRORS):
                 shared.node_stopped(self.archive.engine, self.name)
