@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from archive import schema as s
 from core.values import parse_iso, utcnow
 
-#: Start times older than this are pruned: the status shows the last hour.
+#: Start times and nodes older than this are pruned: the status shows the last hour.
 START_HISTORY_HOURS = 24
 
 
@@ -135,14 +135,32 @@ def due_counts(engine: Engine, now: str, overdue_before: str) -> tuple[int, int]
     return int(due), int(late)
 
 
-def forget_schedules(engine: Engine, keep: set[str]) -> int:
-    """Drop the schedule of every site not in ``keep`` (removed from the config)."""
+def scheduled_sites(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(s.schedule.c.site_url)).scalars())
+
+
+def sync_schedules(engine: Engine, new: Mapping[str, tuple[str, str]], keep: set[str]) -> None:
+    """Add the sites of ``new`` (URL → first due, first full due) to the schedule and drop
+    every site not in ``keep``, in one transaction."""
     c = s.schedule.c
+    now = utcnow()
     with engine.begin() as conn:
-        urls = [u for u in conn.execute(select(c.site_url)).scalars() if u not in keep]
-        for url in urls:
-            conn.execute(delete(s.schedule).where(c.site_url == url))
-    return len(urls)
+        known = set(conn.execute(select(c.site_url)).scalars())
+        rows = [{"site_url": url, "next_due": due, "next_full_due": full_due, "updated_at": now}
+                for url, (due, full_due) in new.items() if url not in known]
+        if rows:
+            conn.execute(insert(s.schedule), rows)
+        removed = [url for url in known if url not in keep]
+        if removed:
+            conn.execute(delete(s.schedule).where(c.site_url.in_(removed)))
+
+
+def due_now(engine: Engine, site_url: str) -> None:
+    """The site's next round is due at once (a node gives back a round it stopped)."""
+    with engine.begin() as conn:
+        conn.execute(update(s.schedule).where(s.schedule.c.site_url == site_url)
+                     .values(next_due=utcnow(), updated_at=utcnow()))
 
 
 def interrupt_running_rounds(engine: Engine, site_url: str, why: str) -> int:
@@ -175,9 +193,12 @@ def round_started(engine: Engine, site_url: str, due_at: str, node: str, stale: 
                                                    started_at=utcnow(), node=node))
 
 
-def prune_starts(engine: Engine, before: str) -> None:
+def prune_history(engine: Engine, before: str) -> None:
+    """Forget round starts, and nodes last seen, before ``before`` (each restart of a node
+    is a new row: without this the status would list every node that ever ran)."""
     with engine.begin() as conn:
         conn.execute(delete(s.round_starts).where(s.round_starts.c.started_at < before))
+        conn.execute(delete(s.cluster_nodes).where(s.cluster_nodes.c.last_seen < before))
 
 
 def start_delays(engine: Engine, since: str) -> list[float]:

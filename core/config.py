@@ -7,6 +7,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -133,14 +134,25 @@ class Config:
                 _check_web_url(resolve_env(value, f"defaults.{key}"), f"defaults.{key}")
 
     def site(self, key: str) -> SiteConfig | None:
+        """The site whose URL or name is ``key`` (a URL in any spelling that normalizes to it)."""
+        by_url = self._by_url
+        if key in by_url:
+            return by_url[key]
         for s in self.sites:
-            if key in (s.name, s.url):
+            if key == s.name:
                 return s
         try:
-            url = normalize_site_url(key)
+            return by_url.get(normalize_site_url(key))
         except ValueError:
             return None
-        return next((s for s in self.sites if s.url == url), None)
+
+    @cached_property
+    def _by_url(self) -> dict[str, SiteConfig]:
+        """Site URL → site, built once: the daemon and every node look a site up per round."""
+        by_url: dict[str, SiteConfig] = {}
+        for s in self.sites:
+            by_url.setdefault(s.url, s)
+        return by_url
 
 
 def default_path() -> Path:

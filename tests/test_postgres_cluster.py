@@ -20,6 +20,7 @@ from wpwatch.cluster import (
 
 SITES = [SiteClock(f"https://site{i}.example", timedelta(minutes=5), timedelta(days=1))
          for i in range(3)]
+CLOCKS = {site.url: site for site in SITES}
 
 
 async def eventually_leads(node: Dispatcher, timeout: float = 10) -> bool:
@@ -73,14 +74,14 @@ def test_due_rounds_are_queued_once_and_run_by_a_worker(postgres_url: str) -> No
                 firsts = {u: row["next_due"] for u, row in archive.schedules().items()}
                 assert all(now <= parse_iso(d) <= now + timedelta(seconds=5)
                            for d in firsts.values())
-                queued = await leader.queue_due(app, archive, SITES, later)
+                queued = await leader.queue_due(app, archive, CLOCKS, later)
                 assert sorted(queued) == sorted(s.url for s in SITES)
                 # a pass a second later: nothing due; and a due site whose round still
                 # waits is not queued twice (the queueing lock)
-                assert await leader.queue_due(app, archive, SITES, later + timedelta(seconds=1)) \
+                assert await leader.queue_due(app, archive, CLOCKS, later + timedelta(seconds=1)) \
                     == []
                 archive.set_schedule(SITES[0].url, "2026-12-01T00:00:00.000Z", None)
-                assert await leader.queue_due(app, archive, SITES[:1], later) == []
+                assert await leader.queue_due(app, archive, {SITES[0].url: SITES[0]}, later) == []
                 await app.run_worker_async(wait=False, concurrency=2)
             finally:
                 await leader.close()

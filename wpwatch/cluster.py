@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -215,18 +215,19 @@ class Dispatcher:
         were new.
         """
         sites = list(sites)
-        known = archive.schedules()
+        known = shared.scheduled_sites(archive.engine)
         new = [site for site in sites if site.url not in known]
         window = max(5.0, len(new) / FIRST_ROUNDS_PER_SECOND)
-        for site in new:
-            spread = random.uniform(0, min(site.interval.total_seconds(), window))
-            archive.set_schedule(site.url, iso_utc(now + timedelta(seconds=spread)),
-                                 iso_utc(now + site.full_interval))
-        shared.forget_schedules(archive.engine, {s.url for s in sites})
+        first_due = {
+            site.url: (iso_utc(now + timedelta(seconds=random.uniform(
+                0, min(site.interval.total_seconds(), window)))),
+                iso_utc(now + site.full_interval))
+            for site in new}
+        shared.sync_schedules(archive.engine, first_due, {site.url for site in sites})
         return len(new)
 
     async def queue_due(self, app: procrastinate.App, archive: Archive,
-                        sites: Iterable[SiteClock], now: datetime) -> list[str]:
+                        clocks: Mapping[str, SiteClock], now: datetime) -> list[str]:
         """Queue a round of every site that is due and move its next due time on.
 
         The next due time is the last one plus the interval (the cadence holds however
@@ -235,7 +236,6 @@ class Dispatcher:
         few statements whatever the number of due sites: the due rows, the sites whose
         round still waits, one insert of the new jobs, one update of the schedule.
         """
-        clocks = {s.url: s for s in sites}
         rows = await asyncio.to_thread(shared.due_rows, archive.engine, iso_utc(now),
                                        DISPATCH_BATCH)
         rows = [r for r in rows if r["site_url"] in clocks]  # removed ones: sync_sites

@@ -88,9 +88,10 @@ def checked_text(text: str, path: Path) -> cfg.Config:
     return conf
 
 
-def clocks(conf: cfg.Config) -> list[SiteClock]:
-    return [SiteClock(s.url, timedelta(seconds=s.interval), timedelta(seconds=s.full_interval))
-            for s in conf.sites]
+def clocks(conf: cfg.Config) -> dict[str, SiteClock]:
+    """Site URL → how often its rounds are due: the dispatcher's view of a config."""
+    return {s.url: SiteClock(s.url, timedelta(seconds=s.interval),
+                             timedelta(seconds=s.full_interval)) for s in conf.sites}
 
 
 class Node:
@@ -113,6 +114,7 @@ class Node:
         self.dispatcher = Dispatcher(db)
         self.outbox: Any = None
         self.synced: str | None = None  # the config digest the schedule was synced with
+        self.clocks: dict[str, SiteClock] = {}  # of self.conf, set with it (_apply)
         self.running: dict[str, asyncio.Task[Any]] = {}  # site URL → its round
         self.rounds_done = 0
         self.recovered = 0
@@ -307,9 +309,7 @@ class Node:
         try:
             record = await asyncio.shield(task)
             if self.stopping and record.get("outcome") == "interrupted":
-                schedule = archive.schedules().get(site_url) or {}
-                archive.set_schedule(site_url, iso_utc(datetime.now(UTC)),
-                                     schedule.get("next_full_due"))  # another node takes it
+                shared.due_now(archive.engine, site_url)  # another node takes it
             await aftercare.after_round(archive, self.conf, self.outbox, site.name, full, record)
             self._back("round")
         except DB_ERRORS as exc:
@@ -327,13 +327,13 @@ class Node:
         if self.archive is None or self.app is None or not await self.dispatcher.try_lead():
             return
         now = datetime.now(UTC)
-        sites = clocks(self.conf)
         if self.synced != self.digest:
-            new = self.dispatcher.sync_sites(self.archive, sites, now)
+            new = await asyncio.to_thread(self.dispatcher.sync_sites, self.archive,
+                                          self.clocks.values(), now)
             self.synced = self.digest
             if new:
                 logger.info("dispatcher: %d new site(s) scheduled", new)
-        await self.dispatcher.queue_due(self.app, self.archive, sites, now)
+        await self.dispatcher.queue_due(self.app, self.archive, self.clocks, now)
 
     async def _housekeeping(self) -> None:
         assert self.archive is not None and self.app is not None
@@ -348,7 +348,7 @@ class Node:
         loop = asyncio.get_running_loop()
         if loop.time() >= self.next_delivery:
             self.next_delivery = loop.time() + DELIVERY_INTERVAL
-            shared.prune_starts(engine, iso_utc(datetime.now(UTC) - timedelta(
+            shared.prune_history(engine, iso_utc(datetime.now(UTC) - timedelta(
                 hours=shared.START_HISTORY_HOURS)))
             await self.deliver()
 
@@ -365,6 +365,7 @@ class Node:
         self.archive.change_listeners.clear()
         self.outbox = install_outbox(self.archive, conf)
         self.conf = conf
+        self.clocks = clocks(conf)
 
     def reload(self) -> None:
         """SIGHUP: read wpwatch.toml again; publish it, so that every node runs it."""
