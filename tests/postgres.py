@@ -39,12 +39,33 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.waiting import wait_until
 
 USER = "wpwatch"  # the database superuser initdb creates (trust auth, 127.0.0.1 only)
 OS_USER = "postgres"  # who runs the server when the tests run as root
 START_TIMEOUT = 60  # seconds for pg_ctl start -w
+
+
+def wait_for_lock_wait(engine: Any, what: str, *, advisory: bool = False,
+                       timeout: float = 30.0) -> None:
+    """Until a session of the engine's database waits on a lock (``advisory``: on an
+    advisory lock). PostgreSQL shows that only in ``pg_stat_activity``, which cannot be
+    subscribed to, so it is asked again until it holds; ``what`` names it on a timeout."""
+    from sqlalchemy import text
+
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                 "AND wait_event_type = 'Lock'" + (" AND wait_event = 'advisory'"
+                                                   if advisory else ""))
+
+    def waiting() -> bool:
+        with engine.connect() as conn:
+            return bool(conn.execute(query).scalar_one())
+
+    wait_until(what, waiting, timeout)
 
 
 def postgres_bin() -> Path | None:

@@ -21,6 +21,7 @@ from archive.scoring import save_rule_set
 from archive.verify import verify_archive
 from diffs.ignore import IgnoreRules
 from diffs.normalize import content_hash
+from tests.postgres import wait_for_lock_wait
 from tests.test_archive import diff, resp
 
 #: Tables a round writes to, whose row counts must not move when the round runs again.
@@ -246,15 +247,7 @@ def race_two_writers(postgres_url: str) -> list[BaseException]:
     assert inside.wait(60)
     t2 = threading.Thread(target=run, args=(second, diff))
     t2.start()
-    with first.engine.connect() as conn:  # until the second writer waits on a lock
-        waiting = text("SELECT count(*) FROM pg_stat_activity "
-                       "WHERE wait_event_type = 'Lock' AND datname = current_database()")
-        for _ in range(600):
-            if conn.execute(waiting).scalar_one():
-                break
-            conn.execute(text("SELECT pg_sleep(0.05)"))
-        else:
-            pytest.fail("the second writer never waited on a lock of the first")
+    wait_for_lock_wait(first.engine, "the second writer to wait on a lock of the first")
     release.set()
     t1.join(60)
     t2.join(60)
@@ -284,15 +277,7 @@ def test_two_sites_storing_the_same_new_rule_set_at_once_both_commit(postgres_ur
             save_rule_set(first, rules)  # not committed yet
             thread = threading.Thread(target=second)
             thread.start()
-            with a.engine.connect() as conn:  # until the second insert waits on the first
-                waiting = text("SELECT count(*) FROM pg_stat_activity "
-                               "WHERE wait_event_type = 'Lock' AND datname = current_database()")
-                for _ in range(600):
-                    if conn.execute(waiting).scalar_one():
-                        break
-                    conn.execute(text("SELECT pg_sleep(0.05)"))
-                else:
-                    pytest.fail("the second insert never waited on the first")
+            wait_for_lock_wait(a.engine, "the second insert to wait on the first")
         thread.join(60)
     assert errors == []
     with a.engine.connect() as conn:

@@ -12,7 +12,7 @@ mid-send gives its rows back: another node sends them (at least once, never lost
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from alerts.service import deliver_due, install_outbox
 from archive import Archive, PostRecord, schema
 from core import config as cfg
 from diffs.normalize import content_hash
-from tests.postgres import PostgresServer
+from tests.postgres import PostgresServer, wait_for_lock_wait
 from tests.test_archive import diff, resp
 from tests.webhookserver import WebhookServer
 
@@ -245,26 +245,11 @@ def test_claims_take_turns_so_a_digest_is_never_split(
         conn.execute(select(text(f"pg_advisory_lock({CLAIM_LOCK})")))
         waiting = Pass(pg_url, conf)
         waiting.start()
-        _wait_for(lambda: _waits_for_advisory_lock(writer.archive))
+        wait_for_lock_wait(writer.archive.engine, "the pass to wait for the claim lock",
+                           advisory=True, timeout=WAIT)
         assert waiting.is_alive() and webhook.posts == []
         conn.execute(select(text(f"pg_advisory_unlock({CLAIM_LOCK})")))
         report = waiting.finished()
     assert (report.sent, report.alerts_sent) == (3, 4)
 
 
-def _waits_for_advisory_lock(archive: Archive) -> bool:
-    with archive.engine.connect() as conn:
-        return bool(conn.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND wait_event = 'advisory'")).scalar_one())
-
-
-def _wait_for(condition: Callable[[], bool]) -> None:
-    """Until ``condition`` holds: PostgreSQL shows who waits for a lock only in
-    pg_stat_activity, which cannot be subscribed to, so it is asked every 50 ms."""
-    asked = threading.Event()  # never set: its wait() is the interval between two asks
-    for _ in range(WAIT * 20):
-        if condition():
-            return
-        asked.wait(0.05)
-    raise AssertionError("the pass never waited for the claim lock")
