@@ -37,9 +37,10 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def measure(db: str, urls: list[str], repeat: int, concurrency: int) -> dict[str, Any]:
+async def measure(db: str, urls: list[str], repeat: int, concurrency: int,
+                  long_lived: bool) -> dict[str, Any]:
     archive = Archive(db)
-    runner = RoundRunner(archive)
+    runner = RoundRunner(archive, long_lived=long_lived)
     sem = asyncio.Semaphore(concurrency)
 
     async def one(url: str) -> dict[str, Any]:
@@ -54,6 +55,7 @@ async def measure(db: str, urls: list[str], repeat: int, concurrency: int) -> di
         if bad:
             raise SystemExit(f"a round was not ok: {bad[0]}")
     rounds = len(urls) * repeat
+    await runner.close()
     archive.close()
     return {"rounds": rounds, "cpu_ms": (cpu_seconds() - cpu) / rounds * 1000,
             "rounds_per_s": rounds / (time.monotonic() - wall)}
@@ -64,6 +66,8 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--crawler", choices=("per-round", "long-lived"), default="per-round",
+                        help="a Crawler per round (crawl, the daemon) or one kept open (a node)")
     parser.add_argument("--profile", metavar="FILE.prof",
                         help="profile the SQLite run (cProfile) into this file")
     args = parser.parse_args()
@@ -83,16 +87,18 @@ def main() -> None:
                 profile = cProfile.Profile() if args.profile and name == "SQLite" else None
                 if profile:
                     profile.enable()
-                results[name] = await measure(db, urls, args.repeat, args.concurrency)
+                results[name] = await measure(db, urls, args.repeat, args.concurrency,
+                                              args.crawler == "long-lived")
                 if profile:
                     profile.disable()
                     profile.dump_stats(args.profile)
 
         run_sync(both)
-    print("| archive | quiet rounds | CPU ms per quiet round (this process) | rounds/s |\n"
-          "| --- | --- | --- | --- |")
+    print("| crawler | archive | quiet rounds | CPU ms per round (this process) | rounds/s |\n"
+          "| --- | --- | --- | --- | --- |")
     for name, r in results.items():
-        print(f"| {name} | {r['rounds']} | {r['cpu_ms']:.1f} | {r['rounds_per_s']:.1f} |")
+        print(f"| {args.crawler} | {name} | {r['rounds']} | {r['cpu_ms']:.1f} "
+              f"| {r['rounds_per_s']:.1f} |")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from twisted.web.client import ResponseFailed, ResponseNeverReceived
 from archive import RawResponse
 from core.exceptions import HTTPFault, Unreachable
 from core.values import utcnow
+from crawler.middlewares import TALLY, Tally
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -88,8 +89,10 @@ class Fetcher:
     """GETs for one round of one site, bounded by the round's deadline (loop time)."""
 
     def __init__(self, crawler: Any, site_url: str, policy: FetchPolicy,
-                 budget: float | None = None, authorization: bytes | None = None) -> None:
+                 budget: float | None = None, authorization: bytes | None = None,
+                 tally: Tally | None = None) -> None:
         self.crawler = crawler
+        self.tally = tally  # the round's own count, on a crawler that many rounds share
         self.site_url = site_url
         self.policy = policy
         self.budget = budget
@@ -149,6 +152,8 @@ class Fetcher:
                 raise self.timed_out(url)
             meta: dict[str, Any] = {"handle_httpstatus_all": True,
                                     "dont_redirect": not follow_redirects, TRIES: attempt + 1}
+            if self.tally is not None:
+                meta[TALLY] = self.tally
             if remaining is not None:
                 meta["download_timeout"] = max(0.05, min(self.policy.download_timeout, remaining))
             request = scrapy.Request(url, dont_filter=True, meta=meta,

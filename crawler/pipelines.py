@@ -1,16 +1,19 @@
-"""The round's only writer: stores what the spider yields, in order, and the round's record.
+"""The round's only writer: stores what a round yields, in order, and the round's record.
 
-`open_spider` opens the round's row, `process_item` stores each item in
-its own transaction, synchronously (so items are stored in the order the
-spider yielded them), and `close_spider` finishes the round with its
-outcome. A type's new watermarks are stored in the same transaction as the
-last item they cover, and not at all once an earlier item of that type
-failed to store: the next round then fetches those posts again.
+`RoundWriter.open` opens the round's row, `store` stores each item in its
+own transaction, synchronously (so items are stored in the order the round
+yielded them), and `finish` ends the round with its outcome. The Scrapy item
+pipeline (`ArchivePipeline`) drives it for a Crawler per round; a node's
+long-lived crawler (`crawler.host`) drives it directly. A type's new
+watermarks are stored in the same transaction as the last item they cover,
+and not at all once an earlier item of that type failed to store: the next
+round then fetches those posts again.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from scrapy.exceptions import NotConfigured
@@ -60,50 +63,48 @@ def to_record(index: int | None, post: dict[str, Any]) -> PostRecord:
     )
 
 
-class ArchivePipeline:
-    """Writes a round's items into the archive given by the WPWATCH_ARCHIVE setting.
+class RoundWriter:
+    """Stores one round of one site: its round row, each item in order, its outcome.
 
-    WPWATCH_ARCHIVE is an `Archive` (the runner passes its own, with its
-    change listeners) or a path or database URL. WPWATCH_IGNORE is the site's
-    ignore table (`SiteConfig.ignore`), which every change is scored under.
+    Scrapy-free, so that both ways of crawling share it: the `ArchivePipeline`
+    of a Crawler per round, and a node's long-lived crawler (`crawler.host`).
+    ``archived`` counts the posts a baseline archived, by REST base;
+    ``on_posts_stored(type, count, total)`` hears of each stored page of a walk.
     """
 
-    def __init__(self, crawler: Any, archive: Archive) -> None:
-        self.crawler = crawler
+    def __init__(self, archive: Archive, site_url: str, site_name: str | None = None, *,
+                 full: bool = False, ignore: dict[str, Any] | None = None,
+                 on_posts_stored: Callable[[str, int, int], None] | None = None) -> None:
         self.archive = archive
-        self.rules = IgnoreRules.from_table(dict(crawler.settings.get("WPWATCH_IGNORE") or {}))
+        self.site_url = site_url
+        self.site_name = site_name
+        self.full = full
+        self.rules = IgnoreRules.from_table(dict(ignore or {}))
+        self.on_posts_stored = on_posts_stored
         self.site_id = 0
         self.round_id: int | None = None
+        self.archived: dict[str, int] = {}
         self.failed_types: set[str] = set()  # types with an item not stored this round
         self.fallback_failed = False
         self.store_errors: list[str] = []
         self.end: RoundEnd | None = None
 
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> ArchivePipeline:
-        archive = crawler.settings.get("WPWATCH_ARCHIVE")
-        if archive is None:
-            raise NotConfigured("WPWATCH_ARCHIVE is not set: nothing to store into")
-        return cls(crawler, archive if isinstance(archive, Archive) else Archive(str(archive)))
-
-    def open_spider(self) -> None:
-        state = self.crawler.spider.state
-        site = self.archive.site(state.site_url, state.site_name)
+    def open(self) -> int:
+        """The site's row and the round's ("running"); the round's id."""
+        site = self.archive.site(self.site_url, self.site_name)
         self.site_id = site["id"]
-        self.round_id = self.archive.start_round(self.site_id, state.full)
-        self.crawler.stats.set_value(SITE_ID, self.site_id)
-        self.crawler.stats.set_value(ROUND_ID, self.round_id)
+        self.round_id = self.archive.start_round(self.site_id, self.full)
+        return self.round_id
 
-    def process_item(self, item: Any) -> Any:
+    def store(self, item: Any) -> None:
         """Store one item. A failure is the round's error, never a silent loss."""
         try:
             self._store(item)
         except Exception as exc:  # a bad record or a full disk: this round's error
             if isinstance(exc, OperationalError):  # the database went away: the runner says so
-                logger.debug("%s: could not store %r", self.crawler.spider.site_url, item,
-                             exc_info=True)
+                logger.debug("%s: could not store %r", self.site_url, item, exc_info=True)
             else:
-                logger.exception("%s: could not store %r", self.crawler.spider.site_url, item)
+                logger.exception("%s: could not store %r", self.site_url, item)
             kind = item.state.type if isinstance(item, TypeDone) else getattr(item, "type", None)
             if kind is not None:
                 self.failed_types.add(kind)
@@ -115,11 +116,13 @@ class ArchivePipeline:
                 f"could not store {what} ({type(exc).__name__}: {str(exc)[:200]}); "
                 "fetched again next round"
             )
-        return item
 
     def _state(self, type_: str, st: TypeState | None) -> TypeState | None:
         """Watermarks to store, unless an earlier item of the type was not stored."""
         return None if type_ in self.failed_types else st
+
+    def _archived(self, type_: str, count: int) -> None:
+        self.archived[type_] = self.archived.get(type_, 0) + count
 
     def _store(self, item: Any) -> None:
         archive, site_id, round_id = self.archive, self.site_id, self.round_id
@@ -140,11 +143,9 @@ class ArchivePipeline:
                 type_state=self._state(item.type, item.type_state), scorer=self.rules,
             )
             if item.baseline:
-                self.crawler.stats.inc_value(ARCHIVED + item.type, len(item.posts))
-            if item.total is not None:
-                self.crawler.signals.send_catch_log(
-                    posts_stored, site_url=self.crawler.spider.site_url, type=item.type,
-                    count=len(item.posts), total=item.total)
+                self._archived(item.type, len(item.posts))
+            if item.total is not None and self.on_posts_stored is not None:
+                self.on_posts_stored(item.type, len(item.posts), item.total)
         elif isinstance(item, RevisionsFetched):
             archive.record_revisions(site_id=site_id, type_=item.type, wp_id=item.wp_id,
                                      revisions=item.revisions)
@@ -164,7 +165,7 @@ class ArchivePipeline:
                 records=item.records, baseline=item.baseline,
             )
             if item.baseline:
-                self.crawler.stats.inc_value(ARCHIVED + item.type, len(item.records))
+                self._archived(item.type, len(item.records))
         elif isinstance(item, FallbackSeen):
             if not self.fallback_failed:  # else the next round looks at them again
                 archive.mark_fallback_seen(site_id, item.urls)
@@ -173,7 +174,8 @@ class ArchivePipeline:
         elif isinstance(item, RoundEnd):
             self.end = item
 
-    def close_spider(self) -> None:
+    def finish(self, *, requests: int, bytes_: int) -> None:
+        """The round's outcome from its `RoundEnd` (none: stopped by a shutdown)."""
         if self.round_id is None:
             return
         end = self.end or RoundEnd(interrupted="round stopped before it ended (shutdown)")
@@ -189,19 +191,61 @@ class ArchivePipeline:
         else:
             outcome, error = "ok", None
         try:
-            self._finish(self.round_id, outcome, error, len(errors) + (1 if end.fatal else 0))
+            self.archive.finish_round(self.round_id, outcome=outcome, requests=requests,
+                                      bytes_=bytes_, errors=len(errors) + (1 if end.fatal else 0),
+                                      error=error)
         except OperationalError:  # the database went away: the round stays 'running' and
             # is recorded interrupted by the next round of the site
             logger.debug("round %s not finished in the archive", self.round_id, exc_info=True)
 
-    def _finish(self, round_id: int, outcome: str, error: str | None, errors: int) -> None:
+
+class ArchivePipeline:
+    """A Crawler's round written by a `RoundWriter` into the archive of WPWATCH_ARCHIVE.
+
+    WPWATCH_ARCHIVE is an `Archive` (the runner passes its own, with its
+    change listeners) or a path or database URL. WPWATCH_IGNORE is the site's
+    ignore table (`SiteConfig.ignore`), which every change is scored under.
+    """
+
+    def __init__(self, crawler: Any, archive: Archive) -> None:
+        self.crawler = crawler
+        self.archive = archive
+        self.writer: RoundWriter | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ArchivePipeline:
+        archive = crawler.settings.get("WPWATCH_ARCHIVE")
+        if archive is None:
+            raise NotConfigured("WPWATCH_ARCHIVE is not set: nothing to store into")
+        return cls(crawler, archive if isinstance(archive, Archive) else Archive(str(archive)))
+
+    def open_spider(self) -> None:
+        state = self.crawler.spider.state
+        self.writer = RoundWriter(
+            self.archive, state.site_url, state.site_name, full=state.full,
+            ignore=self.crawler.settings.get("WPWATCH_IGNORE"), on_posts_stored=self._progress)
+        round_id = self.writer.open()
+        self.crawler.stats.set_value(SITE_ID, self.writer.site_id)
+        self.crawler.stats.set_value(ROUND_ID, round_id)
+
+    def _progress(self, type_: str, count: int, total: int) -> None:
+        self.crawler.signals.send_catch_log(
+            posts_stored, site_url=self.crawler.spider.site_url, type=type_, count=count,
+            total=total)
+
+    def process_item(self, item: Any) -> Any:
+        if self.writer is not None:
+            self.writer.store(item)
+        return item
+
+    def close_spider(self) -> None:
+        if self.writer is None:
+            return
         stats = self.crawler.stats
-        self.archive.finish_round(
-            round_id,
-            outcome=outcome,
+        for type_, count in self.writer.archived.items():
+            stats.set_value(ARCHIVED + type_, count)
+        self.writer.finish(
             requests=stats.get_value("downloader/request_count", 0)
             - stats.get_value(NOT_THE_SITE, 0),
             bytes_=stats.get_value("downloader/response_bytes", 0),
-            errors=errors,
-            error=error,
         )

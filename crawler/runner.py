@@ -28,6 +28,7 @@ from scrapy.utils.project import get_project_settings
 
 from archive import Archive
 from core.config import Credentials, SiteConfig
+from crawler.host import CrawlerHost
 from crawler.pipelines import ARCHIVED, ROUND_ID, posts_stored
 from crawler.progress import Progress, ProgressLine
 from crawler.spiders.wordpress import WordPressSpider
@@ -129,18 +130,23 @@ class RoundRunner:
     """Runs rounds of sites on one AsyncCrawlerRunner; can stop them all.
 
     Each round gets its own Crawler (its own engine, stats and settings), so a
-    slow or broken site holds nothing of another's. A round has a time budget:
+    slow or broken site holds nothing of another's; with ``long_lived`` (a node,
+    which runs rounds all day) every round runs on one crawler kept open instead
+    (`crawler.host.CrawlerHost`; `close` stops it). A round has a time budget:
     the spider stops asking at its deadline and records the round as
     interrupted (a partial listing makes no verdicts); a round still running
     `STOP_GRACE` seconds later is stopped from here.
     """
 
     def __init__(self, archive: Archive, settings: dict[str, Any] | None = None,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, *, long_lived: bool = False) -> None:
         self.archive = archive
         self.runner = AsyncCrawlerRunner(crawler_settings(settings))
         self.progress = progress
         self.active: dict[str, Crawler] = {}
+        self.host = CrawlerHost(archive, self.runner.settings) if long_lived else None
+        self._host_open = asyncio.Lock()
+        self.hosted: dict[str, asyncio.Task[Any]] = {}  # site URL → its round on the host
 
     async def run_site(
         self, spec: SiteSpec, *, full: bool = False, budget: float | None = None
@@ -153,6 +159,8 @@ class RoundRunner:
         state = load_round_state(self.archive, spec, full=full)
         if budget is None:
             budget = DEFAULT_FULL_ROUND_TIMEOUT if state.reads_everything else DEFAULT_ROUND_TIMEOUT
+        if self.host is not None:
+            return await self._hosted_round(self.host, spec, state, budget)
         crawler = self.runner.create_crawler(WordPressSpider)
         crawler.settings.frozen = False
         crawler.settings.update(spec.settings, priority="spider")
@@ -188,6 +196,40 @@ class RoundRunner:
         archived = {k[len(ARCHIVED):]: v for k, v in stats.items() if k.startswith(ARCHIVED)}
         return self.archive.round(round_id) | {"site": spec.url, "archived": archived}
 
+    async def _hosted_round(self, host: CrawlerHost, spec: SiteSpec, state: RoundState,
+                            budget: float) -> dict[str, Any]:
+        async with self._host_open:
+            if host.crawler is None:
+                await host.open()
+        writer = host.writer(spec, state)
+        task = asyncio.ensure_future(host.run_round(spec, state, budget, writer))
+        self.hosted[spec.url] = task
+        try:
+            done, _ = await asyncio.wait([task], timeout=budget + STOP_GRACE)
+            if not done:
+                logger.warning("%s: round still running %.0f s after its budget: stopping it",
+                               spec.url, STOP_GRACE)
+                task.cancel()  # its writer records it interrupted
+                await asyncio.wait([task])
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            self.hosted.pop(spec.url, None)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            logger.error("%s: round crashed", spec.url, exc_info=exc)
+            return _failed(spec, f"crashed: {exc}")
+        if writer.round_id is None:
+            return _failed(spec, "round did not start")
+        return self.archive.round(writer.round_id) | {"site": spec.url,
+                                                       "archived": writer.archived}
+
+    async def close(self) -> None:
+        """Stop the long-lived crawler, if any (after `stop_all`)."""
+        if self.host is not None:
+            await self.host.close()
+
     async def stop_crawler(
         self, crawler: Crawler, task: asyncio.Future[Any] | None = None, grace: float = 10.0
     ) -> None:
@@ -203,8 +245,12 @@ class RoundRunner:
 
     async def stop_all(self, grace: float = 10.0) -> None:
         """Stop every running round (SIGTERM after the daemon's grace)."""
+        hosted = list(self.hosted.values())
+        for task in hosted:
+            task.cancel()  # recorded interrupted by its writer
         await asyncio.gather(
-            *(self.stop_crawler(c, grace=grace) for c in list(self.active.values()))
+            *(self.stop_crawler(c, grace=grace) for c in list(self.active.values())),
+            *(asyncio.wait([t], timeout=grace) for t in hosted),
         )
 
 

@@ -37,6 +37,15 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 HTTPCACHE_ENABLED = False
 
+# robots.txt rules that expire (a node's crawler lives for weeks), and each round's own
+# request count on a crawler that many rounds share (crawler.middlewares).
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.FreshRobotsTxt": 100,
+    "crawler.middlewares.RoundTally": 850,
+}
+WPWATCH_ROBOTSTXT_MAX_AGE = 3600
+
 ITEM_PIPELINES = {"crawler.pipelines.ArchivePipeline": 300}
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

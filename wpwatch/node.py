@@ -4,7 +4,8 @@ Every node runs the same command with the same wpwatch.toml and secrets. On one
 asyncio loop (Scrapy's asyncio reactor) a node runs:
 
 * a worker: procrastinate's asyncio worker, ``--concurrency`` rounds at once, each
-  round on the node's one :class:`~crawler.runner.RoundRunner`;
+  round on the node's one :class:`~crawler.runner.RoundRunner` and its one Scrapy
+  crawler, kept open for the node's life (crawler/host.py);
 * a dispatch loop: every second, try to be the dispatcher (an advisory lock, see
   wpwatch/cluster.py); while it is, give new sites a schedule and queue due rounds;
 * housekeeping every few seconds: the node's heartbeat row, the published config
@@ -197,7 +198,7 @@ class Node:
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
         archive = self.archive
-        self.runner = RoundRunner(archive)
+        self.runner = RoundRunner(archive, long_lived=True)
         self._apply(self.conf)
         shared.publish_config(archive.engine, self.config_text, self.name)
         shared.node_started(archive.engine, self.name)
@@ -227,6 +228,8 @@ class Node:
         _, still = await asyncio.wait([loops[0]], timeout=15.0)  # the worker, done or not
         for task in still:
             task.cancel()
+        if self.runner is not None:
+            await self.runner.close()
         if self.archive is not None:
             with contextlib.suppress(*DB_ERRORS):
                 shared.node_stopped(self.archive.engine, self.name)

@@ -1,0 +1,147 @@
+"""One long-lived Scrapy crawler that runs rounds of many sites, for a node.
+
+A Crawler per round (`crawler.spiders.wordpress`) pays for its settings copy,
+engine, downloader and middleware managers every round: about a fifth of a
+quiet round's CPU. A node runs rounds all day, so it keeps one crawler open
+(`CrawlerHost`) whose spider never closes by itself, and runs each round as a
+coroutine on it: the same `SiteRound` sends its requests through the same
+engine and downloader middlewares (robots.txt, AutoThrottle, compression, the
+size cap), and the same `RoundWriter` stores what it yields, item by item.
+
+Per round, not per crawler: the round's time budget (the `Fetcher`'s deadline
+and each request's download timeout), a site's own settings
+(WPWATCH_ALLOW_OTHER_HOST, WPWATCH_IGNORE), and the round's request and byte
+counts (`crawler.middlewares.RoundTally`). Per host, across rounds: AutoThrottle's
+delay per host, and robots.txt rules, read again once they are an hour old
+(`crawler.middlewares.FreshRobotsTxt`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Any
+
+import scrapy
+from scrapy import signals
+from scrapy.crawler import AsyncCrawlerRunner, Crawler
+from scrapy.exceptions import DontCloseSpider
+from scrapy.settings import BaseSettings, Settings
+
+from archive import Archive
+from crawler.auth import basic_auth
+from crawler.fetcher import Fetcher, FetchPolicy
+from crawler.middlewares import Tally
+from crawler.pipelines import RoundWriter
+from crawler.rounds import SiteRound
+from crawler.state import RoundState
+
+if TYPE_CHECKING:
+    from crawler.runner import SiteSpec
+
+logger = logging.getLogger(f"wpwatch.{__name__}")
+
+
+class HostSpider(scrapy.Spider):
+    """A spider with no requests of its own that stays open until its crawler stops."""
+
+    name = "wordpress-host"
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> HostSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.stay_open, signal=signals.spider_idle)
+        return spider
+
+    async def start(self) -> Any:
+        for _ in ():  # rounds come from CrawlerHost.run_round, not from here
+            yield _
+
+    def stay_open(self) -> None:
+        raise DontCloseSpider
+
+
+class CrawlerHost:
+    """One crawler, opened once, that runs rounds of any site until it is closed."""
+
+    def __init__(self, archive: Archive, settings: Settings) -> None:
+        self.archive = archive
+        self.settings = settings
+        self.crawler: Crawler | None = None
+        self._crawl: asyncio.Future[Any] | None = None
+        self.policy = FetchPolicy()
+
+    async def open(self) -> None:
+        """Start the crawler and wait until its spider is open."""
+        runner = AsyncCrawlerRunner(self.settings)
+        crawler = runner.create_crawler(HostSpider)
+        opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def spider_opened() -> None:
+            if not opened.done():
+                opened.set_result(None)
+
+        crawler.signals.connect(spider_opened, signal=signals.spider_opened, weak=False)
+        self._crawl = asyncio.ensure_future(runner.crawl(crawler))
+        await asyncio.wait([opened, self._crawl], return_when=asyncio.FIRST_COMPLETED)
+        if not opened.done():
+            self._crawl.result()  # raises why the crawler did not start
+            raise RuntimeError("the node's crawler ended before its spider opened")
+        self.crawler = crawler
+        self.policy = FetchPolicy.from_settings(crawler.settings)
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Stop the crawler (rounds still running are cancelled by their callers first)."""
+        crawler, crawl = self.crawler, self._crawl
+        self.crawler = None
+        if crawler is not None and crawler.crawling:
+            try:
+                await asyncio.wait_for(crawler.stop_async(), grace)
+            except TimeoutError:
+                logger.error("the node's crawler did not stop within %.0f s", grace)
+        if crawl is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(crawl), grace)
+
+    def _policy(self, spec: SiteSpec, budget: float | None) -> FetchPolicy:
+        own = BaseSettings(spec.settings)
+        policy = dataclasses.replace(self.policy, allow_other_host=own.getbool(
+            "WPWATCH_ALLOW_OTHER_HOST", self.policy.allow_other_host))
+        if budget:  # robots.txt and every request end within the budget
+            policy = dataclasses.replace(
+                policy, download_timeout=min(policy.download_timeout, budget))
+        return policy
+
+    def writer(self, spec: SiteSpec, state: RoundState) -> RoundWriter:
+        """The writer of one round of the site (its round id and counts, once opened)."""
+        return RoundWriter(self.archive, spec.url, spec.name, full=state.full,
+                           ignore=spec.settings.get("WPWATCH_IGNORE"))
+
+    async def run_round(self, spec: SiteSpec, state: RoundState, budget: float | None,
+                        writer: RoundWriter) -> None:
+        """One round of one site, stored by `writer`.
+
+        Cancelled (its budget or the node's grace ran out), the round is
+        recorded interrupted.
+        """
+        crawler = self.crawler
+        if crawler is None:
+            raise RuntimeError("the node's crawler is not open")
+        creds = state.credentials
+        tally = Tally()
+        fetcher = Fetcher(crawler, spec.url, self._policy(spec, budget), budget,
+                          basic_auth(creds) if creds else None, tally=tally)
+        settings = crawler.settings
+        round_ = SiteRound(
+            fetcher, state,
+            fallback_max_pages=settings.getint("WPWATCH_FALLBACK_MAX_PAGES", 20),
+            fallback_max_sitemaps=settings.getint("WPWATCH_FALLBACK_MAX_SITEMAPS", 20))
+        writer.open()
+        try:
+            async with contextlib.aclosing(round_.items()) as items:
+                async for item in items:
+                    writer.store(item)
+        finally:
+            writer.finish(requests=tally.requests, bytes_=tally.bytes)

@@ -1,0 +1,53 @@
+"""A node's one long-lived crawler, seen from outside: a real `wpwatch run` process.
+
+A node runs every round on one Scrapy crawler kept open; these tests show from the
+demo server's own request log that rounds still obey robots.txt, read it again
+once it is older than WPWATCH_ROBOTSTXT_MAX_AGE, and count their own requests.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests.test_postgres_nodes import Cluster, cluster  # noqa: F401  (the fixture)
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+FORBIDDEN = "User-agent: *\nDisallow: /wp-json/\n"
+
+
+def test_one_crawler_reads_robots_txt_again_when_old_and_counts_each_round(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    monkeypatch.setenv("WPWATCH_SETTINGS", "WPWATCH_ROBOTSTXT_MAX_AGE=4")
+    cluster.add_sites(1, latency=0.0)
+    (site,) = cluster.sites.values()
+    cluster.write_config("1s")
+    node = cluster.start_node()
+
+    def robots_reads() -> int:
+        return sum(1 for _m, target, _s, _b in site.request_log if target == "/robots.txt")
+
+    wait_until("six rounds", lambda: len(cluster.rounds()) >= 6, 60)
+    site.robots_txt = FORBIDDEN  # the next read of it, at most 4 s on, forbids the API
+    refused = wait_until("a round refused by robots.txt", lambda: [
+        r for r in cluster.rounds() if "forbidden by robots.txt" in (r["error"] or "")], 30)
+    assert refused[0]["outcome"] == "failed"
+    site.robots_txt = None
+    seen = len(cluster.rounds())
+    wait_until("rounds allowed again", lambda: any(
+        r["outcome"] == "ok" for r in cluster.rounds()[seen:]), 30)
+    node.send_signal(signal.SIGTERM)
+    assert node.wait(60) == 0, cluster.log(node)
+
+    rounds = cluster.rounds()
+    assert all(r["outcome"] in ("ok", "failed") for r in rounds), rounds
+    # robots.txt was read when the node first polled the site and again when it was old,
+    # not once a round ...
+    assert 3 <= robots_reads() < len(rounds) / 2, (robots_reads(), len(rounds))
+    # ... and every request the server saw is counted in exactly one round's record
+    assert sum(r["requests"] for r in rounds) == len(site.request_log)
+    quiet = [r["requests"] for r in rounds[1:] if r["outcome"] == "ok"]
+    assert set(quiet) <= {7, 8} and 7 in quiet, quiet  # types + 3 per type; robots.txt
