@@ -102,10 +102,16 @@ class HealthEvent:
 
 
 def after_round(archive: Archive, site_id: int, round_id: int, limits: Thresholds,
-                outbox: Any = None) -> Decision | None:
-    """Judge the site after its round; record (and queue alerts for) a change of episode."""
+                outbox: Any = None, outcome: str | None = None) -> Decision | None:
+    """Judge the site after its round; record (and queue alerts for) a change of episode.
+
+    ``outcome``: the round's, when the caller has it: a healthy site whose round reached
+    it stays healthy, which is then known without reading its recent rounds.
+    """
     with archive.engine.begin() as conn:
         state = r.health_state(conn, site_id)
+        if outcome in REACHED and (state is None or state["state"] == HEALTHY):
+            return None
         recent = r.recent_rounds(conn, site_id, limit=max(limits.failing_after, 1) + 50)
         decision = decide(state["state"] if state else HEALTHY, recent, limits,
                           parse_iso(utcnow()), state["since"] if state else None)

@@ -106,4 +106,4 @@ def judge_health(archive: Archive, conf: Config, record: dict[str, Any],
     if "site_id" not in record or "id" not in record:
         return None
     return after_round(archive, record["site_id"], record["id"], Thresholds.of(conf.defaults),
-                       outbox)
+                       outbox, record.get("outcome"))

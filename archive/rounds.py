@@ -6,12 +6,14 @@ Functions over a connection; the caller chooses the transaction.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from archive import schema as s
+from archive.exceptions import ArchiveError
 from archive.records import KnownPost, TypeState
 from archive.writes import inserted_id
 from core.values import KINDS, utcnow
@@ -67,14 +69,61 @@ def known_posts(conn: Connection, site_id: int, type_: str) -> dict[int, KnownPo
 
 def known_posts_by_type(conn: Connection, site_id: int) -> dict[str, dict[int, KnownPost]]:
     """Every post of the site the archive holds, by type: what a round starts from."""
-    p = s.posts.c
-    out: dict[str, dict[int, KnownPost]] = {}
-    rows = conn.execute(
-        select(p.type, p.wp_id, p.state, p.modified_gmt, p.date_gmt).where(p.site_id == site_id)
-    )
-    for r in rows:
-        out.setdefault(r.type, {})[r.wp_id] = KnownPost(r.state, r.modified_gmt, r.date_gmt)
-    return out
+    return memory(conn, site_id).known
+
+
+@dataclass(frozen=True)
+class SiteMemory:
+    """What a round of a site starts from, read in one transaction (`memory`).
+
+    ``known``: REST base → wp_id → state and stamps of every post the archive
+    holds; ``links``: (REST base, wp_id) → public link; ``fallback_seen``: the
+    URLs degraded mode already looked at.
+    """
+
+    site: dict[str, Any]
+    type_states: dict[str, TypeState]
+    known: dict[str, dict[int, KnownPost]]
+    links: dict[tuple[str, int], str | None]
+    fallback_seen: frozenset[str]
+
+
+def find_site(conn: Connection, url: str) -> dict[str, Any] | None:
+    row = conn.execute(select(s.sites).where(s.sites.c.url == url)).mappings().first()
+    return dict(row) if row else None
+
+
+def memory(conn: Connection, site_id: int, site: dict[str, Any] | None = None) -> SiteMemory:
+    """The site's round memory: three queries whatever its size."""
+    p, f = s.posts.c, s.fallback_seen.c
+    known: dict[str, dict[int, KnownPost]] = {}
+    links: dict[tuple[str, int], str | None] = {}
+    for r in conn.execute(select(p.type, p.wp_id, p.state, p.modified_gmt, p.date_gmt, p.link)
+                          .where(p.site_id == site_id)):
+        known.setdefault(r.type, {})[r.wp_id] = KnownPost(r.state, r.modified_gmt, r.date_gmt)
+        links[r.type, r.wp_id] = r.link
+    seen = frozenset(conn.execute(select(f.url).where(f.site_id == site_id)).scalars())
+    return SiteMemory(site or {"id": site_id}, type_states(conn, site_id), known, links, seen)
+
+
+def site_row(conn: Connection, url: str, name: str | None = None) -> dict[str, Any]:
+    """The site's row, created on first use; a configured name kept up to date."""
+    site = find_site(conn, url)
+    if site is None:
+        conn.execute(insert(s.sites).values(url=url, name=name, created_at=utcnow()))
+        site = find_site(conn, url)
+        if site is None:
+            raise ArchiveError(f"the site row of {url} vanished in its own transaction")
+    elif name and site["name"] != name:
+        conn.execute(update(s.sites).where(s.sites.c.id == site["id"]).values(name=name))
+        site["name"] = name
+    return site
+
+
+def open_round(conn: Connection, url: str, name: str | None, full: bool) -> tuple[int, int]:
+    """The site's row (`site_row`) and a new round's: (site id, round id)."""
+    site_id = site_row(conn, url, name)["id"]
+    return site_id, start_round(conn, site_id, full)
 
 
 # -- rounds ------------------------------------------------------------------------------

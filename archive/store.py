@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -89,18 +89,11 @@ class Archive:
     def site(self, url: str, name: str | None = None) -> dict[str, Any]:
         """The site row for url, created on first use."""
         with self.engine.begin() as conn:
-            row = conn.execute(select(s.sites).where(s.sites.c.url == url)).mappings().first()
-            if row is None:
-                conn.execute(insert(s.sites).values(url=url, name=name, created_at=utcnow()))
-                row = conn.execute(select(s.sites).where(s.sites.c.url == url)).mappings().one()
-            elif name and row["name"] != name:
-                conn.execute(update(s.sites).where(s.sites.c.id == row["id"]).values(name=name))
-            return dict(row)
+            return rounds.site_row(conn, url, name)
 
     def find_site(self, url: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(s.sites).where(s.sites.c.url == url)).mappings().first()
-            return dict(row) if row else None
+            return rounds.find_site(conn, url)
 
     def list_sites(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -124,10 +117,11 @@ class Archive:
         with self.engine.connect() as conn:
             return rounds.known_posts(conn, site_id, type_)
 
-    def known_posts_by_type(self, site_id: int) -> dict[str, dict[int, KnownPost]]:
-        """Every post of the site, by type (one query): what a round starts from."""
+    def round_memory(self, url: str) -> rounds.SiteMemory | None:
+        """What a round of the site starts from, in one transaction; None: a new site."""
         with self.engine.connect() as conn:
-            return rounds.known_posts_by_type(conn, site_id)
+            site = rounds.find_site(conn, url)
+            return rounds.memory(conn, site["id"], site) if site else None
 
     def known_revisions(self, site_id: int) -> dict[tuple[str, int], frozenset[tuple[int, str]]]:
         """(type, wp_id) → the (revision id, save time) pairs stored of that post."""
@@ -147,6 +141,11 @@ class Archive:
         with self.engine.begin() as conn:
             return rounds.start_round(conn, site_id, full)
 
+    def open_round(self, url: str, name: str | None, full: bool) -> tuple[int, int]:
+        """A new round of the site (its row made on first use): (site id, round id)."""
+        with self.engine.begin() as conn:
+            return rounds.open_round(conn, url, name, full)
+
     def finish_round(
         self,
         round_id: int,
@@ -156,10 +155,12 @@ class Archive:
         bytes_: int,
         errors: int,
         error: str | None,
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Close the round; its record as `round` gives it."""
         with self.engine.begin() as conn:
             rounds.finish_round(conn, round_id, outcome=outcome, requests=requests,
                                 bytes_=bytes_, errors=errors, error=error)
+            return rounds.round_row(conn, round_id)
 
     def mark_stale_rounds_interrupted(self) -> int:
         """Rounds left 'running' by a killed process are recorded as interrupted."""
@@ -292,19 +293,6 @@ class Archive:
             return fallback_writes.mark_fallback_seen(conn, site_id, urls)
 
     # -- degraded mode (REST API closed): what it needs to know --------------------------
-    def post_links(self, site_id: int) -> dict[tuple[str, int], str | None]:
-        """(type, wp_id) → public link, for every post of the site the archive knows."""
-        p = s.posts.c
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(p.type, p.wp_id, p.link).where(p.site_id == site_id))
-            return {(r.type, r.wp_id): r.link for r in rows}
-
-    def fallback_seen(self, site_id: int) -> set[str]:
-        """Every URL degraded mode has already seen in the site's feed or sitemaps."""
-        f = s.fallback_seen.c
-        with self.engine.connect() as conn:
-            return set(conn.execute(select(f.url).where(f.site_id == site_id)).scalars())
-
     def fallback_made(self, site_id: int, type_: str, wp_ids: Iterable[int]) -> set[int]:
         """Those of wp_ids whose current version was made by degraded mode, not by REST."""
         ids = list(wp_ids)

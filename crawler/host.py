@@ -77,6 +77,8 @@ class CrawlerHost:
         """Start the crawler and wait until its spider is open."""
         runner = AsyncCrawlerRunner(self.settings)
         crawler = runner.create_crawler(HostSpider)
+        crawler.settings.frozen = False  # a copy of the runner's, not frozen yet in use
+        crawler.settings.set("ITEM_PIPELINES", {}, priority="spider")  # a RoundWriter per round
         opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def spider_opened() -> None:
@@ -117,7 +119,8 @@ class CrawlerHost:
     def writer(self, spec: SiteSpec, state: RoundState) -> RoundWriter:
         """The writer of one round of the site (its round id and counts, once opened)."""
         return RoundWriter(self.archive, spec.url, spec.name, full=state.full,
-                           ignore=spec.settings.get("WPWATCH_IGNORE"))
+                           ignore=spec.settings.get("WPWATCH_IGNORE"),
+                           type_states=state.type_states)
 
     async def run_round(self, spec: SiteSpec, state: RoundState, budget: float | None,
                         writer: RoundWriter) -> None:

@@ -13,7 +13,7 @@ round then fetches those posts again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from scrapy.exceptions import NotConfigured
@@ -74,8 +74,10 @@ class RoundWriter:
 
     def __init__(self, archive: Archive, site_url: str, site_name: str | None = None, *,
                  full: bool = False, ignore: dict[str, Any] | None = None,
+                 type_states: Mapping[str, TypeState] | None = None,
                  on_posts_stored: Callable[[str, int, int], None] | None = None) -> None:
         self.archive = archive
+        self.stored_states = type_states or {}  # as the round found them: unchanged, not saved
         self.site_url = site_url
         self.site_name = site_name
         self.full = full
@@ -88,12 +90,12 @@ class RoundWriter:
         self.fallback_failed = False
         self.store_errors: list[str] = []
         self.end: RoundEnd | None = None
+        self.record: dict[str, Any] | None = None  # the finished round's, once finished
 
     def open(self) -> int:
         """The site's row and the round's ("running"); the round's id."""
-        site = self.archive.site(self.site_url, self.site_name)
-        self.site_id = site["id"]
-        self.round_id = self.archive.start_round(self.site_id, self.full)
+        self.site_id, self.round_id = self.archive.open_round(self.site_url, self.site_name,
+                                                              self.full)
         return self.round_id
 
     def store(self, item: Any) -> None:
@@ -118,8 +120,11 @@ class RoundWriter:
             )
 
     def _state(self, type_: str, st: TypeState | None) -> TypeState | None:
-        """Watermarks to store, unless an earlier item of the type was not stored."""
-        return None if type_ in self.failed_types else st
+        """Watermarks to store, unless an earlier item of the type was not stored or they
+        did not move this round."""
+        if type_ in self.failed_types or st == self.stored_states.get(type_):
+            return None
+        return st
 
     def _archived(self, type_: str, count: int) -> None:
         self.archived[type_] = self.archived.get(type_, 0) + count
@@ -191,9 +196,9 @@ class RoundWriter:
         else:
             outcome, error = "ok", None
         try:
-            self.archive.finish_round(self.round_id, outcome=outcome, requests=requests,
-                                      bytes_=bytes_, errors=len(errors) + (1 if end.fatal else 0),
-                                      error=error)
+            self.record = self.archive.finish_round(
+                self.round_id, outcome=outcome, requests=requests, bytes_=bytes_,
+                errors=len(errors) + (1 if end.fatal else 0), error=error)
         except OperationalError:  # the database went away: the round stays 'running' and
             # is recorded interrupted by the next round of the site
             logger.debug("round %s not finished in the archive", self.round_id, exc_info=True)
@@ -223,7 +228,8 @@ class ArchivePipeline:
         state = self.crawler.spider.state
         self.writer = RoundWriter(
             self.archive, state.site_url, state.site_name, full=state.full,
-            ignore=self.crawler.settings.get("WPWATCH_IGNORE"), on_posts_stored=self._progress)
+            ignore=self.crawler.settings.get("WPWATCH_IGNORE"), type_states=state.type_states,
+            on_posts_stored=self._progress)
         round_id = self.writer.open()
         self.crawler.stats.set_value(SITE_ID, self.writer.site_id)
         self.crawler.stats.set_value(ROUND_ID, round_id)

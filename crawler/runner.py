@@ -106,23 +106,22 @@ STOP_GRACE = 15.0
 
 def load_round_state(archive: Archive, spec: SiteSpec, *, full: bool = False) -> RoundState:
     """The site's memory for one round, read (never written) from the archive."""
-    site = archive.find_site(spec.url)
-    if site is None:
+    memory = archive.round_memory(spec.url)
+    if memory is None:
         return RoundState(site_url=spec.url, site_name=spec.name, full=full, types=spec.types,
                           credentials=spec.credentials)
-    site_id = site["id"]
     return RoundState(
         site_url=spec.url,
         site_name=spec.name,
         full=full,
         types=spec.types,
-        api_root=site.get("api_root"),
-        type_states=archive.type_states(site_id),
-        known=archive.known_posts_by_type(site_id),
-        links=archive.post_links(site_id),
-        fallback_seen=frozenset(archive.fallback_seen(site_id)),
+        api_root=memory.site.get("api_root"),
+        type_states=memory.type_states,
+        known=memory.known,
+        links=memory.links,
+        fallback_seen=memory.fallback_seen,
         credentials=spec.credentials,
-        revisions=archive.known_revisions(site_id) if spec.credentials else {},
+        revisions=archive.known_revisions(memory.site["id"]) if spec.credentials else {},
     )
 
 
@@ -222,8 +221,8 @@ class RoundRunner:
             return _failed(spec, f"crashed: {exc}")
         if writer.round_id is None:
             return _failed(spec, "round did not start")
-        return self.archive.round(writer.round_id) | {"site": spec.url,
-                                                       "archived": writer.archived}
+        record = writer.record or self.archive.round(writer.round_id)
+        return record | {"site": spec.url, "archived": writer.archived}
 
     async def close(self) -> None:
         """Stop the long-lived crawler, if any (after `stop_all`)."""
