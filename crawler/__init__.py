@@ -3,26 +3,30 @@
 How one round of one site flows, from request to commit::
 
     runner.RoundRunner.run_site(spec)
-      │ load_round_state(archive, spec) ─ reads only: API root, type states,
-      │                                   known posts, post links, fallback URLs seen
+      │ load_round_state(archive, spec) ─ reads only, in one transaction: API root,
+      │                    type states, known posts and their links, fallback URLs seen
       ▼
-    spiders.wordpress.WordPressSpider.start()        (reads its frozen RoundState)
+    rounds.SiteRound.items()                         (reads its frozen RoundState)
+      │   driven by a Crawler per round (spiders.wordpress: crawl, the daemon)
+      │   or by a node's one long-lived crawler (host.CrawlerHost)
       │ fetcher.Fetcher.get(url) ─ Scrapy engine (robots.txt, AutoThrottle, size cap),
       │                            retries with backoff, faults named, round deadline
       │ discovery ── ApiRootFound
       │ listing.TypeRound, per type ── PostsFetched, PostGone, …, TypeDone
       │   (with_state_on_last folds TypeDone's watermarks into the type's last item)
       │ degraded.DegradedRound (REST closed) ── FallbackFetched, FallbackSeen
-      │ a data: request whose callback yields ── RoundEnd (outcome, errors)
+      │ last ── RoundEnd (outcome, errors)
       ▼
-    pipelines.ArchivePipeline — the only writer, one item at a time, in order
-      open_spider:  the site row and the round row ("running")
-      process_item: one transaction per item (versions, changes, evidence chain,
-                    alert outbox); a type's watermarks commit with its last item,
-                    and never after an earlier item of that type failed to store
-      close_spider: the round's outcome (ok, errors, degraded, failed, interrupted)
+    pipelines.RoundWriter — the only writer, one item at a time, in order
+      open:   the site row and the round row ("running"), one transaction
+      store:  one transaction per item (versions, changes, evidence chain, alert
+              outbox); a type's watermarks commit with its last item, never after an
+              earlier item of that type failed to store, and not when unchanged
+      finish: the round's outcome (ok, errors, degraded, failed, interrupted) and
+              its record, one transaction
+      (pipelines.ArchivePipeline drives it from Scrapy's item pipeline)
       ▼
-    runner: reads the round's record back for the CLI and the daemon
+    runner: the round's record, for the CLI, the daemon and the nodes
 
-The spider never opens the archive; the runner never writes to it.
+The round never opens the archive; the runner never writes to it.
 """
