@@ -142,15 +142,16 @@ def finish_round(
     bytes_: int,
     errors: int,
     error: str | None,
-) -> None:
-    """Close a round with its outcome, counters and the count of changes of each kind."""
+) -> dict[str, Any]:
+    """Close a round with its outcome, counters and the count of changes of each kind;
+    its row as `round_row` reads it."""
     kinds = conn.execute(
         select(s.changes.c.kind, func.count())
         .where(s.changes.c.round_id == round_id)
         .group_by(s.changes.c.kind)
     ).all()
     counts = {k: 0 for k in KINDS} | {k: n for k, n in kinds}
-    conn.execute(
+    row = conn.execute(
         update(s.rounds)
         .where(s.rounds.c.id == round_id)
         .values(
@@ -162,7 +163,9 @@ def finish_round(
             error=error,
             counts=json.dumps(counts),
         )
-    )
+        .returning(*s.rounds.c)
+    ).mappings().one()
+    return _with_counts(row)
 
 
 def mark_stale_rounds_interrupted(conn: Connection) -> int:

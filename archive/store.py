@@ -158,9 +158,8 @@ class Archive:
     ) -> dict[str, Any]:
         """Close the round; its record as `round` gives it."""
         with self.engine.begin() as conn:
-            rounds.finish_round(conn, round_id, outcome=outcome, requests=requests,
-                                bytes_=bytes_, errors=errors, error=error)
-            return rounds.round_row(conn, round_id)
+            return rounds.finish_round(conn, round_id, outcome=outcome, requests=requests,
+                                       bytes_=bytes_, errors=errors, error=error)
 
     def mark_stale_rounds_interrupted(self) -> int:
         """Rounds left 'running' by a killed process are recorded as interrupted."""

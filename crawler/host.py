@@ -44,6 +44,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(f"wpwatch.{__name__}")
 
 
+#: Downloader middlewares a Crawler per round has that the host does without: no
+#: allowed_domains to keep to, no spider-wide HTTP auth (an own site's login is sent by
+#: the Fetcher), and no crawler-wide download stats (each round has its own `Tally`).
+UNUSED_HERE = {
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
+}
+
+
 class HostSpider(scrapy.Spider):
     """A spider with no requests of its own that stays open until its crawler stops."""
 
@@ -79,6 +89,8 @@ class CrawlerHost:
         crawler = runner.create_crawler(HostSpider)
         crawler.settings.frozen = False  # a copy of the runner's, not frozen yet in use
         crawler.settings.set("ITEM_PIPELINES", {}, priority="spider")  # a RoundWriter per round
+        crawler.settings.set("DOWNLOADER_MIDDLEWARES", {
+            **crawler.settings.getdict("DOWNLOADER_MIDDLEWARES"), **UNUSED_HERE}, priority="spider")
         opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def spider_opened() -> None:
