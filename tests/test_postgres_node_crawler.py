@@ -8,9 +8,11 @@ once it is older than WPWATCH_ROBOTSTXT_MAX_AGE, and count their own requests.
 from __future__ import annotations
 
 import signal
+from typing import Any
 
 import pytest
 
+from core.values import parse_iso
 from tests.test_postgres_nodes import Cluster, cluster  # noqa: F401  (the fixture)
 from tests.waiting import wait_until
 
@@ -51,3 +53,30 @@ def test_one_crawler_reads_robots_txt_again_when_old_and_counts_each_round(
     assert sum(r["requests"] for r in rounds) == len(site.request_log)
     quiet = [r["requests"] for r in rounds[1:] if r["outcome"] == "ok"]
     assert set(quiet) <= {7, 8} and 7 in quiet, quiet  # types + 3 per type; robots.txt
+
+
+def test_a_site_that_stops_answering_holds_its_round_no_longer_than_the_budget(
+    cluster: Cluster,  # noqa: F811
+) -> None:
+    cluster.add_sites(1, latency=0.0)
+    (site,) = cluster.sites.values()
+    cluster.write_config("1s", extra='round_timeout = "2s"')
+    node = cluster.start_node()
+    wait_until("a baseline", lambda: any(r["outcome"] == "ok" for r in cluster.rounds()), 60)
+    site.latency = 30.0  # every answer now comes long after the round's budget
+
+    def cut_rounds() -> list[dict[str, Any]] | None:
+        rs = [r for r in cluster.rounds() if r["outcome"] == "interrupted"]
+        return rs if len(rs) >= 3 else None
+
+    cut = wait_until("three rounds cut at their budget", cut_rounds, 60)
+    site.latency = 0.0
+    seen = len(cluster.rounds())
+    wait_until("a round that ends by itself again", lambda: any(
+        r["outcome"] == "ok" for r in cluster.rounds()[seen:]), 60)
+    node.send_signal(signal.SIGTERM)
+    assert node.wait(60) == 0, cluster.log(node)
+    for r in cut:  # each ended at its budget, with the reason, and let the next one start
+        took = parse_iso(r["finished_at"]) - parse_iso(r["started_at"])
+        assert took.total_seconds() < 2 + 3, r
+        assert "budget ran out" in (r["error"] or ""), r
