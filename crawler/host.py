@@ -31,6 +31,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.settings import BaseSettings, Settings
 
 from archive import Archive
+from core.exceptions import WPWatchError
 from crawler.auth import basic_auth
 from crawler.fetcher import Fetcher, FetchPolicy
 from crawler.middlewares import Tally
@@ -73,6 +74,19 @@ class HostSpider(scrapy.Spider):
         raise DontCloseSpider
 
 
+async def stop_crawl(crawler: Crawler, crawl: asyncio.Future[Any] | None,
+                     grace: float) -> None:
+    """Stop a crawler (requests in flight are bounded by `grace`), then wait for its crawl."""
+    if crawler.crawling:
+        try:
+            await asyncio.wait_for(crawler.stop_async(), grace)
+        except TimeoutError:
+            logger.error("a crawler did not stop within %.0f s", grace)
+    if crawl is not None:
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(crawl), grace)
+
+
 class CrawlerHost:
     """One crawler, opened once, that runs rounds of any site until it is closed."""
 
@@ -102,22 +116,20 @@ class CrawlerHost:
         await asyncio.wait([opened, self._crawl], return_when=asyncio.FIRST_COMPLETED)
         if not opened.done():
             self._crawl.result()  # raises why the crawler did not start
-            raise RuntimeError("the node's crawler ended before its spider opened")
+            raise WPWatchError("the node's crawler ended before its spider opened")
         self.crawler = crawler
         self.policy = FetchPolicy.from_settings(crawler.settings)
 
+    @property
+    def running(self) -> bool:
+        """Whether the crawler is open and its crawl has not ended (by a bug, say)."""
+        return self.crawler is not None and self._crawl is not None and not self._crawl.done()
+
     async def close(self, grace: float = 10.0) -> None:
         """Stop the crawler (rounds still running are cancelled by their callers first)."""
-        crawler, crawl = self.crawler, self._crawl
-        self.crawler = None
-        if crawler is not None and crawler.crawling:
-            try:
-                await asyncio.wait_for(crawler.stop_async(), grace)
-            except TimeoutError:
-                logger.error("the node's crawler did not stop within %.0f s", grace)
-        if crawl is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(crawl), grace)
+        crawler, self.crawler = self.crawler, None
+        if crawler is not None:
+            await stop_crawl(crawler, self._crawl, grace)
 
     def _policy(self, spec: SiteSpec, budget: float | None) -> FetchPolicy:
         own = BaseSettings(spec.settings)
@@ -143,7 +155,7 @@ class CrawlerHost:
         """
         crawler = self.crawler
         if crawler is None:
-            raise RuntimeError("the node's crawler is not open")
+            raise WPWatchError("the node's crawler is not open")
         creds = state.credentials
         tally = Tally()
         fetcher = Fetcher(crawler, spec.url, self._policy(spec, budget), budget,

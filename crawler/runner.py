@@ -13,7 +13,6 @@ and `check_site` (discovery alone: the public types of a site, for `sites add`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -28,7 +27,7 @@ from scrapy.utils.project import get_project_settings
 
 from archive import Archive
 from core.config import Credentials, SiteConfig
-from crawler.host import CrawlerHost
+from crawler.host import CrawlerHost, stop_crawl
 from crawler.pipelines import ARCHIVED, ROUND_ID, posts_stored
 from crawler.progress import Progress, ProgressLine
 from crawler.spiders.wordpress import WordPressSpider
@@ -198,7 +197,10 @@ class RoundRunner:
     async def _hosted_round(self, host: CrawlerHost, spec: SiteSpec, state: RoundState,
                             budget: float) -> dict[str, Any]:
         async with self._host_open:
-            if host.crawler is None:
+            if not host.running:
+                if host.crawler is not None:  # its crawl ended under it: a new one
+                    logger.error("the node's crawler stopped unexpectedly: starting another")
+                    await host.close()
                 await host.open()
         writer = host.writer(spec, state)
         task = asyncio.ensure_future(host.run_round(spec, state, budget, writer))
@@ -233,14 +235,7 @@ class RoundRunner:
         self, crawler: Crawler, task: asyncio.Future[Any] | None = None, grace: float = 10.0
     ) -> None:
         """Stop one crawl (requests in flight are bounded by `grace`), then wait for it."""
-        if crawler.crawling:
-            try:
-                await asyncio.wait_for(crawler.stop_async(), grace)
-            except TimeoutError:
-                logger.error("a crawler did not stop within %.0f s", grace)
-        if task is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(task), grace)
+        await stop_crawl(crawler, task, grace)
 
     async def stop_all(self, grace: float = 10.0) -> None:
         """Stop every running round (SIGTERM after the daemon's grace)."""

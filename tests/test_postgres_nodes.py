@@ -129,16 +129,17 @@ def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
 
 
 def request_segments(site: DemoSite) -> list[list[str]]:
-    """The site's requests as the server logged them, cut at every request for its types:
-    every round asks for them first once it knows the API root (a first round looks for
-    the root before), so one segment is one round's requests unless two rounds of the
-    site ran at once. robots.txt is left out: each node reads it when it first polls the
-    site and again once an hour, whichever round asks first."""
+    """The site's requests as the server logged them, cut at every request for its types
+    but the first: every round asks for them first once it knows the API root (the first
+    round looks for the root before), so one segment is one round's requests unless two
+    rounds of the site ran at once. robots.txt is left out: each node reads it when it
+    first polls the site and again once an hour, whichever round asks first."""
     segments: list[list[str]] = []
     for _method, target, _status, _size in site.request_log:
         if target == "/robots.txt":
             continue
-        if target == "/wp-json/wp/v2/types" or not segments:
+        types = "/wp-json/wp/v2/types"
+        if not segments or (target == types and types in segments[-1]):
             segments.append([])
         segments[-1].append(target)
     return segments
