@@ -12,8 +12,9 @@ Per round, not per crawler: the round's time budget (the `Fetcher`'s deadline
 and each request's download timeout), a site's own settings
 (WPWATCH_ALLOW_OTHER_HOST, WPWATCH_IGNORE), and the round's request and byte
 counts (`crawler.middlewares.RoundTally`). Per host, across rounds: AutoThrottle's
-delay per host, and robots.txt rules, read again once they are an hour old
-(`crawler.middlewares.FreshRobotsTxt`).
+delay per host, robots.txt rules, read again once they are an hour old
+(`crawler.middlewares.FreshRobotsTxt`), and idle connections, kept only briefly
+(`BriefKeepAlive`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import scrapy
 from scrapy import signals
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.exceptions import DontCloseSpider
 from scrapy.settings import BaseSettings, Settings
@@ -53,6 +55,22 @@ UNUSED_HERE = {
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
     "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
 }
+
+
+class BriefKeepAlive(HTTP11DownloadHandler):
+    """Scrapy's HTTP/1.1 handler whose idle connections close after
+    WPWATCH_IDLE_CONNECTION_TIMEOUT seconds (Twisted keeps them 240 s).
+
+    A round's requests reuse a connection within the round; the site's next round
+    comes an interval later. A crawler that lives for weeks and polls thousands of
+    sites would otherwise hold an open socket to every site polled in the last four
+    minutes, and run out of file descriptors.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self._pool.cachedConnectionTimeout = crawler.settings.getint(
+            "WPWATCH_IDLE_CONNECTION_TIMEOUT", 15)
 
 
 class HostSpider(scrapy.Spider):
@@ -105,6 +123,10 @@ class CrawlerHost:
         crawler.settings.set("ITEM_PIPELINES", {}, priority="spider")  # a RoundWriter per round
         crawler.settings.set("DOWNLOADER_MIDDLEWARES", {
             **crawler.settings.getdict("DOWNLOADER_MIDDLEWARES"), **UNUSED_HERE}, priority="spider")
+        handler = f"{BriefKeepAlive.__module__}.{BriefKeepAlive.__qualname__}"
+        crawler.settings.set("DOWNLOAD_HANDLERS", {
+            **crawler.settings.getdict("DOWNLOAD_HANDLERS"), "http": handler, "https": handler},
+            priority="spider")
         opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def spider_opened() -> None:

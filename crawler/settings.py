@@ -45,6 +45,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RoundTally": 850,
 }
 WPWATCH_ROBOTSTXT_MAX_AGE = 3600
+# Seconds an idle connection to a site stays open on a node's long-lived crawler.
+WPWATCH_IDLE_CONNECTION_TIMEOUT = 15
 
 ITEM_PIPELINES = {"crawler.pipelines.ArchivePipeline": 300}
 

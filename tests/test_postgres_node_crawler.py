@@ -7,7 +7,10 @@ once it is older than WPWATCH_ROBOTSTXT_MAX_AGE, and count their own requests.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,3 +83,30 @@ def test_a_site_that_stops_answering_holds_its_round_no_longer_than_the_budget(
         took = parse_iso(r["finished_at"]) - parse_iso(r["started_at"])
         assert took.total_seconds() < 2 + 3, r
         assert "budget ran out" in (r["error"] or ""), r
+
+
+def sockets_of(pid: int) -> int:
+    """Open sockets of a process (its database connections included)."""
+    fds = Path(f"/proc/{pid}/fd")
+    count = 0
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            count += os.readlink(fd).startswith("socket:")
+    return count
+
+
+def test_a_node_closes_idle_connections_to_sites_between_rounds(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    monkeypatch.setenv("WPWATCH_SETTINGS", "WPWATCH_IDLE_CONNECTION_TIMEOUT=2")
+    cluster.add_sites(40, latency=0.0)
+    cluster.write_config("1h")  # one round of each site, then nothing for an hour
+    node = cluster.start_node("--concurrency", "16")
+    wait_until("every site's first round", lambda: sum(
+        1 for r in cluster.rounds() if r["outcome"] == "ok") == 40, 90)
+    # a connection to each of the 40 sites was open for its round; once idle for 2 s
+    # they close, leaving the node's database connections
+    wait_until("the idle connections to the sites closed",
+               lambda: sockets_of(node.pid) < 20, 30)
+    node.send_signal(signal.SIGTERM)
+    assert node.wait(60) == 0, cluster.log(node)
