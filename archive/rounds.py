@@ -67,11 +67,6 @@ def known_posts(conn: Connection, site_id: int, type_: str) -> dict[int, KnownPo
     return {r.wp_id: KnownPost(r.state, r.modified_gmt, r.date_gmt) for r in rows}
 
 
-def known_posts_by_type(conn: Connection, site_id: int) -> dict[str, dict[int, KnownPost]]:
-    """Every post of the site the archive holds, by type: what a round starts from."""
-    return memory(conn, site_id).known
-
-
 @dataclass(frozen=True)
 class SiteMemory:
     """What a round of a site starts from, read in one transaction (`memory`).

@@ -105,10 +105,6 @@ class Archive:
             conn.execute(update(s.sites).where(s.sites.c.id == site_id).values(api_root=api_root))
 
     # -- round memory -------------------------------------------------------------
-    def type_states(self, site_id: int) -> dict[str, TypeState]:
-        with self.engine.connect() as conn:
-            return rounds.type_states(conn, site_id)
-
     def save_type_state(self, site_id: int, st: TypeState) -> None:
         with self.engine.begin() as conn:
             rounds.save_type_state(conn, site_id, st)

@@ -47,13 +47,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(f"wpwatch.{__name__}")
 
 
-#: Downloader middlewares a Crawler per round has that the host does without: no
-#: allowed_domains to keep to, no spider-wide HTTP auth (an own site's login is sent by
-#: the Fetcher), and no crawler-wide download stats (each round has its own `Tally`).
-UNUSED_HERE = {
+#: How the host's downloader middlewares differ from a Crawler per round's: each round
+#: counts its own requests (`RoundTally`, where Scrapy's crawler-wide download stats
+#: were); no allowed_domains to keep to; no spider-wide HTTP auth (an own site's login
+#: is sent by the Fetcher).
+HOST_MIDDLEWARES = {
+    "crawler.middlewares.RoundTally": 850,
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
-    "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
 }
 
 
@@ -113,7 +115,18 @@ class CrawlerHost:
         self.settings = settings
         self.crawler: Crawler | None = None
         self._crawl: asyncio.Future[Any] | None = None
+        self._opening = asyncio.Lock()
         self.policy = FetchPolicy()
+
+    async def ensure_open(self) -> None:
+        """Open the crawler on first use, and again if its crawl ended under it (a bug)."""
+        async with self._opening:
+            if self.running:
+                return
+            if self.crawler is not None:
+                logger.error("the node's crawler stopped unexpectedly: starting another")
+                await self.close()
+            await self.open()
 
     async def open(self) -> None:
         """Start the crawler and wait until its spider is open."""
@@ -121,8 +134,8 @@ class CrawlerHost:
         crawler = runner.create_crawler(HostSpider)
         crawler.settings.frozen = False  # a copy of the runner's, not frozen yet in use
         crawler.settings.set("ITEM_PIPELINES", {}, priority="spider")  # a RoundWriter per round
-        crawler.settings.set("DOWNLOADER_MIDDLEWARES", {
-            **crawler.settings.getdict("DOWNLOADER_MIDDLEWARES"), **UNUSED_HERE}, priority="spider")
+        middlewares = {**crawler.settings.getdict("DOWNLOADER_MIDDLEWARES"), **HOST_MIDDLEWARES}
+        crawler.settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")
         handler = f"{BriefKeepAlive.__module__}.{BriefKeepAlive.__qualname__}"
         crawler.settings.set("DOWNLOAD_HANDLERS", {
             **crawler.settings.getdict("DOWNLOAD_HANDLERS"), "http": handler, "https": handler},

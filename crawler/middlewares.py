@@ -1,4 +1,5 @@
-"""wpwatch's own downloader middlewares (enabled in `crawler.settings`).
+"""wpwatch's own downloader middlewares (`FreshRobotsTxt` enabled in `crawler.settings`,
+`RoundTally` by a node's long-lived crawler in `crawler.host`).
 
 `FreshRobotsTxt`: Scrapy's robots.txt middleware keeps a host's rules for as
 long as the crawler lives. A Crawler per round re-reads them every round; a

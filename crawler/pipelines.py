@@ -42,7 +42,6 @@ logger = logging.getLogger(f"wpwatch.{__name__}")
 posts_stored = object()
 
 ROUND_ID = "wpwatch/round_id"  # stats keys the runner reads back
-SITE_ID = "wpwatch/site_id"
 ARCHIVED = "wpwatch/archived/"  # + REST base: posts archived by a baseline
 
 
@@ -230,9 +229,7 @@ class ArchivePipeline:
             self.archive, state.site_url, state.site_name, full=state.full,
             ignore=self.crawler.settings.get("WPWATCH_IGNORE"), type_states=state.type_states,
             on_posts_stored=self._progress)
-        round_id = self.writer.open()
-        self.crawler.stats.set_value(SITE_ID, self.writer.site_id)
-        self.crawler.stats.set_value(ROUND_ID, round_id)
+        self.crawler.stats.set_value(ROUND_ID, self.writer.open())
 
     def _progress(self, type_: str, count: int, total: int) -> None:
         self.crawler.signals.send_catch_log(

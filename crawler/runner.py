@@ -143,7 +143,6 @@ class RoundRunner:
         self.progress = progress
         self.active: dict[str, Crawler] = {}
         self.host = CrawlerHost(archive, self.runner.settings) if long_lived else None
-        self._host_open = asyncio.Lock()
         self.hosted: dict[str, asyncio.Task[Any]] = {}  # site URL → its round on the host
 
     async def run_site(
@@ -179,7 +178,7 @@ class RoundRunner:
                 except TimeoutError:
                     logger.warning("%s: round still running %.0f s after its budget: stopping it",
                                    spec.url, STOP_GRACE)
-                    await self.stop_crawler(crawler, task)
+                    await stop_crawl(crawler, task, grace=10.0)
         except Exception as exc:  # a crash inside one site's crawl is that site's failure
             logger.exception("%s: round crashed", spec.url)
             return _failed(spec, f"crashed: {exc}")
@@ -196,12 +195,7 @@ class RoundRunner:
 
     async def _hosted_round(self, host: CrawlerHost, spec: SiteSpec, state: RoundState,
                             budget: float) -> dict[str, Any]:
-        async with self._host_open:
-            if not host.running:
-                if host.crawler is not None:  # its crawl ended under it: a new one
-                    logger.error("the node's crawler stopped unexpectedly: starting another")
-                    await host.close()
-                await host.open()
+        await host.ensure_open()
         writer = host.writer(spec, state)
         task = asyncio.ensure_future(host.run_round(spec, state, budget, writer))
         self.hosted[spec.url] = task
@@ -231,19 +225,13 @@ class RoundRunner:
         if self.host is not None:
             await self.host.close()
 
-    async def stop_crawler(
-        self, crawler: Crawler, task: asyncio.Future[Any] | None = None, grace: float = 10.0
-    ) -> None:
-        """Stop one crawl (requests in flight are bounded by `grace`), then wait for it."""
-        await stop_crawl(crawler, task, grace)
-
     async def stop_all(self, grace: float = 10.0) -> None:
         """Stop every running round (SIGTERM after the daemon's grace)."""
         hosted = list(self.hosted.values())
         for task in hosted:
             task.cancel()  # recorded interrupted by its writer
         await asyncio.gather(
-            *(self.stop_crawler(c, grace=grace) for c in list(self.active.values())),
+            *(stop_crawl(c, None, grace) for c in list(self.active.values())),
             *(asyncio.wait([t], timeout=grace) for t in hosted),
         )
 

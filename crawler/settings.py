@@ -37,12 +37,10 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 HTTPCACHE_ENABLED = False
 
-# robots.txt rules that expire (a node's crawler lives for weeks), and each round's own
-# request count on a crawler that many rounds share (crawler.middlewares).
+# robots.txt rules that expire (a node's crawler lives for weeks: crawler.middlewares)
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.FreshRobotsTxt": 100,
-    "crawler.middlewares.RoundTally": 850,
 }
 WPWATCH_ROBOTSTXT_MAX_AGE = 3600
 # Seconds an idle connection to a site stays open on a node's long-lived crawler.
