@@ -339,13 +339,18 @@ url = "{b_srv.url}"
         mail = smtp_server.wait_message(timeout=90).message()
         assert mail["Subject"].startswith("[wpwatch] edited: alpha")
         wait_until("the new post recorded", lambda: (a_srv.url, fresh, "new") in d.changes())
-        archive = Archive(str(d.db))
-        try:
-            with archive.engine.connect() as conn:
-                alerts = conn.execute(select(s.alerts.c.status)).scalars().all()
-        finally:
-            archive.close()
-        assert alerts == ["sent"]  # only the edit was routed, and it went out
+
+        def alert_statuses() -> list[str]:
+            # The server holds the mail before the sender records it sent: wait for the record.
+            archive = Archive(str(d.db))
+            try:
+                with archive.engine.connect() as conn:
+                    return list(conn.execute(select(s.alerts.c.status)).scalars().all())
+            finally:
+                archive.close()
+
+        wait_until("the delivery recorded", lambda: alert_statuses() != ["pending"])
+        assert alert_statuses() == ["sent"]  # only the edit was routed, and it went out
         assert len([r for r in d.rounds() if r["url"] == b_srv.url]) <= beta_rounds + 1
         assert d.stop() == 0
     log = d.output()
