@@ -1,6 +1,7 @@
 """The evidence archive: sites, raw responses, versions, changes, rounds."""
 
 from archive.exceptions import ArchiveError
+from archive.rounds import SiteMemory
 from archive.store import Archive, KnownPost, PostRecord, RawResponse, TypeState, utcnow
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "KnownPost",
     "PostRecord",
     "RawResponse",
+    "SiteMemory",
     "TypeState",
     "utcnow",
 ]

@@ -141,6 +141,11 @@ def add_cluster(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def add_memory_version(conn: Connection) -> None:
+    """A version of each site's round memory, so a node can keep it between rounds."""
+    add_column(conn, s.sites, "memory_version")
+
+
 def add_column(conn: Connection, table: Table, name: str) -> bool:
     """ALTER TABLE … ADD COLUMN, the column as ``schema.py`` declares it, in the
     database's own dialect; False when the table has it already."""
@@ -164,6 +169,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "review search", add_review_search),
     Migration(11, "re-runnable rounds, 64-bit byte counts", ready_for_postgres),
     Migration(12, "several nodes", add_cluster),
+    Migration(13, "round memory version", add_memory_version),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -5,6 +5,7 @@ Functions over a connection; the caller chooses the transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -82,14 +83,39 @@ class SiteMemory:
     links: dict[tuple[str, int], str | None]
     fallback_seen: frozenset[str]
 
+    @property
+    def version(self) -> tuple[int, str, int]:
+        """Which site, and which state of its memory, this is (see `memory_changed`)."""
+        return memory_version(self.site)
+
+    @property
+    def posts(self) -> int:
+        return len(self.links)
+
+
+def memory_version(site: dict[str, Any]) -> tuple[int, str, int]:
+    """The site row's id, creation time and memory version: equal, the memory is too."""
+    return site["id"], site["created_at"], site.get("memory_version") or 0
+
+
+def memory_changed(conn: Connection, site_id: int) -> None:
+    """The site's round memory changes in this transaction: move its version."""
+    st = s.sites.c
+    conn.execute(update(s.sites).where(st.id == site_id)
+                 .values(memory_version=st.memory_version + 1))
+
 
 def find_site(conn: Connection, url: str) -> dict[str, Any] | None:
     row = conn.execute(select(s.sites).where(s.sites.c.url == url)).mappings().first()
     return dict(row) if row else None
 
 
-def memory(conn: Connection, site_id: int, site: dict[str, Any] | None = None) -> SiteMemory:
-    """The site's round memory: three queries whatever its size."""
+def memory(conn: Connection, site_id: int, site: dict[str, Any] | None = None,
+           kept: SiteMemory | None = None) -> SiteMemory:
+    """The site's round memory: three queries whatever its size, or none when ``kept``
+    (a copy from an earlier round) is of the same version as ``site``."""
+    if kept is not None and site is not None and kept.version == memory_version(site):
+        return dataclasses.replace(kept, site=site)
     p, f = s.posts.c, s.fallback_seen.c
     known: dict[str, dict[int, KnownPost]] = {}
     links: dict[tuple[str, int], str | None] = {}
@@ -137,14 +163,16 @@ def finish_round(
     bytes_: int,
     errors: int,
     error: str | None,
+    stored_posts: bool = True,
 ) -> dict[str, Any]:
     """Close a round with its outcome, counters and the count of changes of each kind;
-    its row as `round_row` reads it."""
+    its row as `round_row` reads it. A round that stored no posts (a quiet one) made
+    no changes: not counted."""
     kinds = conn.execute(
         select(s.changes.c.kind, func.count())
         .where(s.changes.c.round_id == round_id)
         .group_by(s.changes.c.kind)
-    ).all()
+    ).all() if stored_posts else []
     counts = {k: 0 for k in KINDS} | {k: n for k, n in kinds}
     row = conn.execute(
         update(s.rounds)

@@ -45,6 +45,10 @@ sites = Table(
     Column("name", String(200)),
     Column("api_root", String(2048)),
     Column("created_at", String(32), nullable=False),
+    # moves with every write to the site's round memory (its posts' states and stamps,
+    # its types' watermarks, degraded mode's URLs): a copy kept across rounds is read
+    # again only when it moved (`Archive.round_memory`)
+    Column("memory_version", Integer, nullable=False, server_default="0"),
 )
 
 # One row per watched content type of a site: the incremental round's memory.

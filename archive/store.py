@@ -17,11 +17,12 @@ leaves either all of it or none of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive import codec, fallback_writes, rounds, scoring, writes
@@ -106,18 +107,39 @@ class Archive:
 
     # -- round memory -------------------------------------------------------------
     def save_type_state(self, site_id: int, st: TypeState) -> None:
-        with self.engine.begin() as conn:
+        with self._changing_memory(site_id) as conn:
             rounds.save_type_state(conn, site_id, st)
 
     def known_posts(self, site_id: int, type_: str) -> dict[int, KnownPost]:
         with self.engine.connect() as conn:
             return rounds.known_posts(conn, site_id, type_)
 
-    def round_memory(self, url: str) -> rounds.SiteMemory | None:
-        """What a round of the site starts from, in one transaction; None: a new site."""
+    def round_memory(self, url: str,
+                     kept: rounds.SiteMemory | None = None) -> rounds.SiteMemory | None:
+        """What a round of the site starts from, in one transaction; None: a new site.
+
+        ``kept``: the memory an earlier round read; returned (with the site's row read
+        again) unless something wrote to the memory since.
+        """
         with self.engine.connect() as conn:
             site = rounds.find_site(conn, url)
-            return rounds.memory(conn, site["id"], site) if site else None
+            return rounds.memory(conn, site["id"], site, kept) if site else None
+
+    def begin_round(self, url: str, name: str | None, full: bool,
+                    kept: rounds.SiteMemory | None = None
+                    ) -> tuple[rounds.SiteMemory, int, int]:
+        """`open_round` and `round_memory` in one transaction: (memory, site id, round id)."""
+        with self.engine.begin() as conn:
+            site = rounds.site_row(conn, url, name)
+            memory = rounds.memory(conn, site["id"], site, kept)
+            return memory, site["id"], rounds.start_round(conn, site["id"], full)
+
+    @contextlib.contextmanager
+    def _changing_memory(self, site_id: int) -> Iterator[Connection]:
+        """A transaction that writes to the site's round memory, and moves its version."""
+        with self.engine.begin() as conn:
+            yield conn
+            rounds.memory_changed(conn, site_id)
 
     def known_revisions(self, site_id: int) -> dict[tuple[str, int], frozenset[tuple[int, str]]]:
         """(type, wp_id) → the (revision id, save time) pairs stored of that post."""
@@ -151,11 +173,14 @@ class Archive:
         bytes_: int,
         errors: int,
         error: str | None,
+        stored_posts: bool = True,
     ) -> dict[str, Any]:
-        """Close the round; its record as `round` gives it."""
+        """Close the round; its record as `round` gives it. ``stored_posts``: False
+        when the round stored no posts and no verdicts (so made no changes)."""
         with self.engine.begin() as conn:
             return rounds.finish_round(conn, round_id, outcome=outcome, requests=requests,
-                                       bytes_=bytes_, errors=errors, error=error)
+                                       bytes_=bytes_, errors=errors, error=error,
+                                       stored_posts=stored_posts)
 
     def mark_stale_rounds_interrupted(self) -> int:
         """Rounds left 'running' by a killed process are recorded as interrupted."""
@@ -206,7 +231,7 @@ class Archive:
         ``type_state``: the type's new watermarks, committed with these posts or not at all.
         ``scorer``: the site's ignore rules, which each change is scored under.
         """
-        with self.engine.begin() as conn:
+        with self._changing_memory(site_id) as conn:
             out = writes.record_posts(
                 conn, self.change_listeners, site_id=site_id, round_id=round_id, type_=type_,
                 response=response, records=records, baseline=baseline, compare=compare,
@@ -231,7 +256,7 @@ class Archive:
 
         ``type_state``: the type's new watermarks, committed with the verdict or not at all.
         """
-        with self.engine.begin() as conn:
+        with self._changing_memory(site_id) as conn:
             out = writes.record_gone(
                 conn, self.change_listeners, site_id=site_id, round_id=round_id, type_=type_,
                 wp_id=wp_id, kind=kind, response=response,
@@ -259,7 +284,7 @@ class Archive:
         baseline: bool,
     ) -> Outcome:
         """Posts that degraded mode found (feed item or post page): only unknown ones."""
-        with self.engine.begin() as conn:
+        with self._changing_memory(site_id) as conn:
             return fallback_writes.record_fallback_posts(
                 conn, self.change_listeners, site_id=site_id, round_id=round_id, type_=type_,
                 response=response, records=records, baseline=baseline,
@@ -276,7 +301,7 @@ class Archive:
         compare: Compare,
     ) -> Outcome:
         """The first REST versions of posts whose current version degraded mode made."""
-        with self.engine.begin() as conn:
+        with self._changing_memory(site_id) as conn:
             return fallback_writes.record_over_fallback(
                 conn, self.change_listeners, site_id=site_id, round_id=round_id, type_=type_,
                 response=response, records=records, compare=compare,
@@ -284,7 +309,7 @@ class Archive:
 
     def mark_fallback_seen(self, site_id: int, urls: Iterable[str]) -> int:
         """Remember URLs seen by degraded mode (idempotent); how many were new."""
-        with self.engine.begin() as conn:
+        with self._changing_memory(site_id) as conn:
             return fallback_writes.mark_fallback_seen(conn, site_id, urls)
 
     # -- degraded mode (REST API closed): what it needs to know --------------------------

@@ -5,6 +5,8 @@ How one round of one site flows, from request to commit::
     runner.RoundRunner.run_site(spec)
       │ load_round_state(archive, spec) ─ reads only, in one transaction: API root,
       │                    type states, known posts and their links, fallback URLs seen
+      │   (a node: Archive.begin_round reads it, or checks the copy it kept from an
+      │    earlier round is current (memories.KeptMemories), and opens the round)
       ▼
     rounds.SiteRound.items()                         (reads its frozen RoundState)
       │   driven by a Crawler per round (spiders.wordpress: crawl, the daemon)

@@ -200,7 +200,8 @@ class CrawlerHost:
             fetcher, state,
             fallback_max_pages=settings.getint("WPWATCH_FALLBACK_MAX_PAGES", 20),
             fallback_max_sitemaps=settings.getint("WPWATCH_FALLBACK_MAX_SITEMAPS", 20))
-        writer.open()
+        if writer.round_id is None:
+            writer.open()
         try:
             async with contextlib.aclosing(round_.items()) as items:
                 async for item in items:

@@ -41,6 +41,9 @@ logger = logging.getLogger(f"wpwatch.{__name__}")
 #: ``site_url``, ``type``, ``count`` (posts in the item), ``total`` (the type's X-WP-Total).
 posts_stored = object()
 
+#: Items whose storing never makes a change (the others: posts, verdicts, revisions).
+NO_CHANGES = (TypeDone, FallbackSeen, ApiRootFound, RoundEnd)
+
 ROUND_ID = "wpwatch/round_id"  # stats keys the runner reads back
 ARCHIVED = "wpwatch/archived/"  # + REST base: posts archived by a baseline
 
@@ -89,13 +92,18 @@ class RoundWriter:
         self.fallback_failed = False
         self.store_errors: list[str] = []
         self.end: RoundEnd | None = None
+        self.stored_posts = False  # whether a store that can make a change was tried
         self.record: dict[str, Any] | None = None  # the finished round's, once finished
 
     def open(self) -> int:
         """The site's row and the round's ("running"); the round's id."""
-        self.site_id, self.round_id = self.archive.open_round(self.site_url, self.site_name,
-                                                              self.full)
+        self.opened(*self.archive.open_round(self.site_url, self.site_name, self.full))
+        assert self.round_id is not None
         return self.round_id
+
+    def opened(self, site_id: int, round_id: int) -> None:
+        """The round's row, opened by the caller (`Archive.begin_round`)."""
+        self.site_id, self.round_id = site_id, round_id
 
     def store(self, item: Any) -> None:
         """Store one item. A failure is the round's error, never a silent loss."""
@@ -130,6 +138,8 @@ class RoundWriter:
 
     def _store(self, item: Any) -> None:
         archive, site_id, round_id = self.archive, self.site_id, self.round_id
+        if not isinstance(item, NO_CHANGES):
+            self.stored_posts = True
         if isinstance(item, PostsFetched):
             records = [to_record(i, p) for i, p in item.posts]
             # posts first seen by degraded mode (REST was closed): their first REST
@@ -197,7 +207,8 @@ class RoundWriter:
         try:
             self.record = self.archive.finish_round(
                 self.round_id, outcome=outcome, requests=requests, bytes_=bytes_,
-                errors=len(errors) + (1 if end.fatal else 0), error=error)
+                errors=len(errors) + (1 if end.fatal else 0), error=error,
+                stored_posts=self.stored_posts)
         except OperationalError:  # the database went away: the round stays 'running' and
             # is recorded interrupted by the next round of the site
             logger.debug("round %s not finished in the archive", self.round_id, exc_info=True)

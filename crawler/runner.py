@@ -25,9 +25,10 @@ from scrapy.settings import Settings
 from scrapy.utils.log import configure_logging
 from scrapy.utils.project import get_project_settings
 
-from archive import Archive
+from archive import Archive, SiteMemory
 from core.config import Credentials, SiteConfig
 from crawler.host import CrawlerHost, stop_crawl
+from crawler.memories import KeptMemories
 from crawler.pipelines import ARCHIVED, ROUND_ID, posts_stored
 from crawler.progress import Progress, ProgressLine
 from crawler.spiders.wordpress import WordPressSpider
@@ -105,7 +106,12 @@ STOP_GRACE = 15.0
 
 def load_round_state(archive: Archive, spec: SiteSpec, *, full: bool = False) -> RoundState:
     """The site's memory for one round, read (never written) from the archive."""
-    memory = archive.round_memory(spec.url)
+    return round_state(archive, spec, archive.round_memory(spec.url), full=full)
+
+
+def round_state(archive: Archive, spec: SiteSpec, memory: SiteMemory | None, *,
+                full: bool = False) -> RoundState:
+    """What a round of the site starts from: the site's memory and its configuration."""
     if memory is None:
         return RoundState(site_url=spec.url, site_name=spec.name, full=full, types=spec.types,
                           credentials=spec.credentials)
@@ -122,6 +128,11 @@ def load_round_state(archive: Archive, spec: SiteSpec, *, full: bool = False) ->
         credentials=spec.credentials,
         revisions=archive.known_revisions(memory.site["id"]) if spec.credentials else {},
     )
+
+
+def default_budget(state: RoundState) -> float:
+    """A round's budget when none is set: longer for one that reads every post."""
+    return DEFAULT_FULL_ROUND_TIMEOUT if state.reads_everything else DEFAULT_ROUND_TIMEOUT
 
 
 class RoundRunner:
@@ -143,6 +154,9 @@ class RoundRunner:
         self.progress = progress
         self.active: dict[str, Crawler] = {}
         self.host = CrawlerHost(archive, self.runner.settings) if long_lived else None
+        # a node's rounds start from the site memories kept from earlier rounds
+        self.memories = KeptMemories(self.runner.settings.getint(
+            "WPWATCH_KEPT_MEMORY_POSTS")) if long_lived else None
         self.hosted: dict[str, asyncio.Task[Any]] = {}  # site URL → its round on the host
 
     async def run_site(
@@ -153,11 +167,10 @@ class RoundRunner:
         Without a `budget`, a round that reads every post gets
         DEFAULT_FULL_ROUND_TIMEOUT and any other DEFAULT_ROUND_TIMEOUT.
         """
-        state = load_round_state(self.archive, spec, full=full)
-        if budget is None:
-            budget = DEFAULT_FULL_ROUND_TIMEOUT if state.reads_everything else DEFAULT_ROUND_TIMEOUT
         if self.host is not None:
-            return await self._hosted_round(self.host, spec, state, budget)
+            return await self._hosted_round(self.host, spec, full, budget)
+        state = load_round_state(self.archive, spec, full=full)
+        budget = budget if budget is not None else default_budget(state)
         crawler = self.runner.create_crawler(WordPressSpider)
         crawler.settings.frozen = False
         crawler.settings.update(spec.settings, priority="spider")
@@ -193,10 +206,19 @@ class RoundRunner:
         archived = {k[len(ARCHIVED):]: v for k, v in stats.items() if k.startswith(ARCHIVED)}
         return self.archive.round(round_id) | {"site": spec.url, "archived": archived}
 
-    async def _hosted_round(self, host: CrawlerHost, spec: SiteSpec, state: RoundState,
-                            budget: float) -> dict[str, Any]:
+    async def _hosted_round(self, host: CrawlerHost, spec: SiteSpec, full: bool,
+                            budget: float | None) -> dict[str, Any]:
+        """A round on the long-lived crawler: the site's memory (kept from an earlier
+        round while current) read and the round opened in one transaction."""
+        assert self.memories is not None
         await host.ensure_open()
+        memory, site_id, round_id = self.archive.begin_round(
+            spec.url, spec.name, full, self.memories.get(spec.url))
+        self.memories.keep(spec.url, memory)
+        state = round_state(self.archive, spec, memory, full=full)
+        budget = budget if budget is not None else default_budget(state)
         writer = host.writer(spec, state)
+        writer.opened(site_id, round_id)
         task = asyncio.ensure_future(host.run_round(spec, state, budget, writer))
         self.hosted[spec.url] = task
         try:

@@ -45,6 +45,8 @@ DOWNLOADER_MIDDLEWARES = {
 WPWATCH_ROBOTSTXT_MAX_AGE = 3600
 # Seconds an idle connection to a site stays open on a node's long-lived crawler.
 WPWATCH_IDLE_CONNECTION_TIMEOUT = 15
+# Posts whose round memory a node keeps between rounds, in all sites (~300 bytes each).
+WPWATCH_KEPT_MEMORY_POSTS = 200_000
 
 ITEM_PIPELINES = {"crawler.pipelines.ArchivePipeline": 300}
 

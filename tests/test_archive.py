@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from archive import Archive, PostRecord, RawResponse, utcnow
+from archive import Archive, PostRecord, RawResponse, TypeState, utcnow
+from archive.forget import forget_site
 from archive.migrations import MIGRATIONS, SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
@@ -226,3 +227,47 @@ def test_an_empty_file_becomes_a_new_archive(tmp_path: Path) -> None:
     proc = wpwatch_changes(str(db), tmp_path)
     assert (proc.returncode, proc.stderr) == (0, "")
     assert Archive(str(db)).list_sites() == []
+
+
+def test_a_kept_round_memory_is_used_until_any_writer_changes_it(archive_url: str) -> None:
+    """A node keeps each site's round memory between rounds: valid only until something
+    (this node, another one, a command) writes to the memory."""
+    node, other = Archive(archive_url), Archive(archive_url)  # two processes' connections
+    try:
+        site = other.site("https://x.org", "x")["id"]
+        write(other, site, [rec(1, "a"), rec(2, "b")], baseline=True)
+        kept = node.round_memory("https://x.org")
+        assert kept is not None and set(kept.known["posts"]) == {1, 2}
+        again = node.round_memory("https://x.org", kept)
+        assert again is not None and again.known is kept.known  # not read again
+
+        def fresh() -> bool:
+            memory = node.round_memory("https://x.org", kept)
+            return memory is not None and memory.known is not kept.known
+
+        writes = [
+            lambda: write(other, site, [rec(3, "c")]),
+            lambda: write(other, site, [rec(1, "a", modified="2026-02-01T00:00:00")]),  # touch
+            lambda: other.record_gone(site_id=site, round_id=None, type_="posts", wp_id=2,
+                                      kind="deleted", response=resp(b"{}", 404)),
+            lambda: other.save_type_state(site, TypeState(type="posts", baselined=True)),
+            lambda: other.mark_fallback_seen(site, ["https://x.org/feed/"]),
+        ]
+        for change in writes:
+            change()
+            assert fresh()
+            kept = node.round_memory("https://x.org")
+            assert kept is not None and not fresh()
+        assert kept.known["posts"][2].state == "deleted"
+        assert kept.known["posts"][1].modified_gmt == "2026-02-01T00:00:00"
+        assert kept.fallback_seen == {"https://x.org/feed/"}
+        assert kept.type_states["posts"].baselined
+
+        # the site forgotten and watched again: a new site, never the old memory
+        forget_site(other, "https://x.org")
+        other.site("https://x.org", "x")
+        memory = node.round_memory("https://x.org", kept)
+        assert memory is not None and memory.known == {}
+    finally:
+        node.close()
+        other.close()

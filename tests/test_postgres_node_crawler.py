@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from archive import schema as s
 from core.values import parse_iso
 from tests.test_postgres_nodes import Cluster, cluster  # noqa: F401  (the fixture)
 from tests.waiting import wait_until
@@ -110,3 +112,48 @@ def test_a_node_closes_idle_connections_to_sites_between_rounds(
                lambda: sockets_of(node.pid) < 20, 30)
     node.send_signal(signal.SIGTERM)
     assert node.wait(60) == 0, cluster.log(node)
+
+
+def test_nodes_keep_site_memories_and_read_them_again_after_another_node_wrote(
+    cluster: Cluster  # noqa: F811
+) -> None:
+    """Each node keeps a site's memory between rounds; when the other node's round
+    records a change, the next round on either node starts from the new memory: it is
+    quiet (7 requests), never a sweep for a post it still thinks published."""
+    cluster.add_sites(1, latency=0.0)
+    (site,) = cluster.sites.values()
+    cluster.write_config("1s")
+    nodes = [cluster.start_node(), cluster.start_node()]
+
+    def starts_by_node(since: str) -> dict[str, int]:
+        with cluster.open().engine.connect() as conn:
+            rows = conn.execute(select(s.round_starts.c.node, func.count())
+                                .where(s.round_starts.c.started_at > since)
+                                .group_by(s.round_starts.c.node)).all()
+        return {node: count for node, count in rows}
+
+    def rounds_of_both_nodes_since(since: str) -> bool:
+        counts = starts_by_node(since)
+        return len(counts) == 2 and min(counts.values()) >= 2
+
+    wait_until("both nodes' rounds", lambda: rounds_of_both_nodes_since(""), 90)
+    first, second = site.ids("post", "publish")[:2]
+    site.edit(first, title="Edited while two nodes watch")
+    wait_until("the edit recorded", lambda: changes(cluster) == [(first, "edited")], 30)
+    site.delete(second)
+    wait_until("the deletion recorded", lambda: len(changes(cluster)) == 2, 30)
+    after = max(r["finished_at"] for r in cluster.rounds() if r["finished_at"])
+    wait_until("both nodes' rounds since", lambda: rounds_of_both_nodes_since(after), 60)
+    for node in nodes:
+        node.send_signal(signal.SIGTERM)
+    for node in nodes:
+        assert node.wait(60) == 0, cluster.log(node)
+
+    assert changes(cluster) == [(first, "edited"), (second, "deleted")]
+    later = [r for r in cluster.rounds() if r["started_at"] > after and r["outcome"] == "ok"]
+    assert len(later) >= 4
+    assert {r["requests"] for r in later} == {7}, [r["requests"] for r in later]
+
+
+def changes(watched: Cluster) -> list[tuple[int, str]]:
+    return [(c["wp_id"], c["kind"]) for c in watched.open().changes()]
