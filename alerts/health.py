@@ -101,6 +101,12 @@ class HealthEvent:
     kind: str
 
 
+def stays_healthy(outcome: str | None, state: str | None) -> bool:
+    """Whether a round leaves its site's health as it was, without reading its recent
+    rounds: it reached a site that was healthy (``state``; None: never judged)."""
+    return outcome in REACHED and state in (None, HEALTHY)
+
+
 def after_round(archive: Archive, site_id: int, round_id: int, limits: Thresholds,
                 outbox: Any = None, outcome: str | None = None) -> Decision | None:
     """Judge the site after its round; record (and queue alerts for) a change of episode.
@@ -110,7 +116,7 @@ def after_round(archive: Archive, site_id: int, round_id: int, limits: Threshold
     """
     with archive.engine.begin() as conn:
         state = r.health_state(conn, site_id)
-        if outcome in REACHED and (state is None or state["state"] == HEALTHY):
+        if stays_healthy(outcome, state["state"] if state else None):
             return None
         recent = r.recent_rounds(conn, site_id, limit=max(limits.failing_after, 1) + 50)
         decision = decide(state["state"] if state else HEALTHY, recent, limits,

@@ -183,14 +183,23 @@ def _interrupt_running(conn: Connection, site_url: str, why: str) -> int:
 
 
 # -- start delays ------------------------------------------------------------------------
-def round_started(engine: Engine, site_url: str, due_at: str, node: str, stale: str) -> None:
-    """A node starts a round of the site: when it was due and who runs it. A round of the
-    site still 'running' is stale (this node holds the site's lock): recorded interrupted
-    with ``stale`` as its error, in the same transaction."""
-    with engine.begin() as conn:
-        _interrupt_running(conn, site_url, stale)
-        conn.execute(insert(s.round_starts).values(site_url=site_url, due_at=due_at,
-                                                   started_at=utcnow(), node=node))
+@dataclass(frozen=True)
+class RoundStart:
+    """A node starts a round of a site: when it was due, which node runs it, and the error
+    a round of the site still 'running' is recorded interrupted with (it is stale: this
+    node holds the site's lock)."""
+
+    due_at: str
+    node: str
+    stale: str
+
+
+def record_start(conn: Connection, site_url: str, start: RoundStart) -> None:
+    """The round's start delay, and a stale round of the site ended (in the caller's
+    transaction: `Archive.begin_round`'s)."""
+    _interrupt_running(conn, site_url, start.stale)
+    conn.execute(insert(s.round_starts).values(site_url=site_url, due_at=start.due_at,
+                                               started_at=utcnow(), node=start.node))
 
 
 def prune_history(engine: Engine, before: str) -> None:

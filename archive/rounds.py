@@ -141,6 +141,25 @@ def site_row(conn: Connection, url: str, name: str | None = None) -> dict[str, A
     return site
 
 
+@dataclass(frozen=True)
+class BegunRound:
+    """A round opened with what it starts from (`begin_round`)."""
+
+    memory: SiteMemory
+    site_id: int
+    round_id: int
+    health: str | None  # the site's watch health as the round starts; None: never judged
+
+
+def begin_round(conn: Connection, url: str, name: str | None, full: bool,
+                kept: SiteMemory | None) -> BegunRound:
+    """The site's row, its memory (``kept`` while current), its health, and a new round."""
+    site = site_row(conn, url, name)
+    health = health_state(conn, site["id"])
+    return BegunRound(memory(conn, site["id"], site, kept), site["id"],
+                      start_round(conn, site["id"], full), health["state"] if health else None)
+
+
 def open_round(conn: Connection, url: str, name: str | None, full: bool) -> tuple[int, int]:
     """The site's row (`site_row`) and a new round's: (site id, round id)."""
     site_id = site_row(conn, url, name)["id"]

@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from archive import codec, fallback_writes, rounds, scoring, writes
+from archive import cluster, codec, fallback_writes, rounds, scoring, writes
 from archive import schema as s
 from archive.chain import chain_head as _chain_head
 from archive.exceptions import ArchiveError
@@ -126,13 +126,14 @@ class Archive:
             return rounds.memory(conn, site["id"], site, kept) if site else None
 
     def begin_round(self, url: str, name: str | None, full: bool,
-                    kept: rounds.SiteMemory | None = None
-                    ) -> tuple[rounds.SiteMemory, int, int]:
-        """`open_round` and `round_memory` in one transaction: (memory, site id, round id)."""
+                    kept: rounds.SiteMemory | None = None,
+                    start: cluster.RoundStart | None = None) -> rounds.BegunRound:
+        """A node's round opened, in one transaction: `open_round`, `round_memory` (or
+        ``kept`` while current), the site's health, and the node's ``start`` record."""
         with self.engine.begin() as conn:
-            site = rounds.site_row(conn, url, name)
-            memory = rounds.memory(conn, site["id"], site, kept)
-            return memory, site["id"], rounds.start_round(conn, site["id"], full)
+            if start is not None:
+                cluster.record_start(conn, url, start)
+            return rounds.begin_round(conn, url, name, full, kept)
 
     @contextlib.contextmanager
     def _changing_memory(self, site_id: int) -> Iterator[Connection]:

@@ -26,6 +26,7 @@ from scrapy.utils.log import configure_logging
 from scrapy.utils.project import get_project_settings
 
 from archive import Archive, SiteMemory
+from archive.cluster import RoundStart
 from core.config import Credentials, SiteConfig
 from crawler.host import CrawlerHost, stop_crawl
 from crawler.memories import KeptMemories
@@ -160,7 +161,8 @@ class RoundRunner:
         self.hosted: dict[str, asyncio.Task[Any]] = {}  # site URL → its round on the host
 
     async def run_site(
-        self, spec: SiteSpec, *, full: bool = False, budget: float | None = None
+        self, spec: SiteSpec, *, full: bool = False, budget: float | None = None,
+        start: RoundStart | None = None,
     ) -> dict[str, Any]:
         """One round of one site; its record (outcome, counts, requests, error).
 
@@ -168,7 +170,9 @@ class RoundRunner:
         DEFAULT_FULL_ROUND_TIMEOUT and any other DEFAULT_ROUND_TIMEOUT.
         """
         if self.host is not None:
-            return await self._hosted_round(self.host, spec, full, budget)
+            return await self._hosted_round(self.host, spec, full, budget, start)
+        if start is not None:
+            raise ValueError("a node's round start is recorded only on its long-lived crawler")
         state = load_round_state(self.archive, spec, full=full)
         budget = budget if budget is not None else default_budget(state)
         crawler = self.runner.create_crawler(WordPressSpider)
@@ -207,18 +211,19 @@ class RoundRunner:
         return self.archive.round(round_id) | {"site": spec.url, "archived": archived}
 
     async def _hosted_round(self, host: CrawlerHost, spec: SiteSpec, full: bool,
-                            budget: float | None) -> dict[str, Any]:
-        """A round on the long-lived crawler: the site's memory (kept from an earlier
-        round while current) read and the round opened in one transaction."""
+                            budget: float | None, start: RoundStart | None) -> dict[str, Any]:
+        """A round on the long-lived crawler, opened in one transaction with the site's
+        memory (the one kept from an earlier round while current), its health and the
+        node's `start` record. The record says the health (``health_before``)."""
         assert self.memories is not None
         await host.ensure_open()
-        memory, site_id, round_id = self.archive.begin_round(
-            spec.url, spec.name, full, self.memories.get(spec.url))
-        self.memories.keep(spec.url, memory)
-        state = round_state(self.archive, spec, memory, full=full)
+        begun = self.archive.begin_round(spec.url, spec.name, full,
+                                         self.memories.get(spec.url), start)
+        self.memories.keep(spec.url, begun.memory)
+        state = round_state(self.archive, spec, begun.memory, full=full)
         budget = budget if budget is not None else default_budget(state)
         writer = host.writer(spec, state)
-        writer.opened(site_id, round_id)
+        writer.opened(begun.site_id, begun.round_id)
         task = asyncio.ensure_future(host.run_round(spec, state, budget, writer))
         self.hosted[spec.url] = task
         try:
@@ -240,7 +245,8 @@ class RoundRunner:
         if writer.round_id is None:
             return _failed(spec, "round did not start")
         record = writer.record or self.archive.round(writer.round_id)
-        return record | {"site": spec.url, "archived": writer.archived}
+        return record | {"site": spec.url, "archived": writer.archived,
+                         "health_before": begun.health}
 
     async def close(self) -> None:
         """Stop the long-lived crawler, if any (after `stop_all`)."""

@@ -157,3 +157,40 @@ def test_nodes_keep_site_memories_and_read_them_again_after_another_node_wrote(
 
 def changes(watched: Cluster) -> list[tuple[int, str]]:
     return [(c["wp_id"], c["kind"]) for c in watched.open().changes()]
+
+
+def test_a_node_judges_watch_health_once_each_way(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """A node knows a healthy site's health from its round's opening and reads nothing
+    more after an ok round; a site that fails three rounds in a row is judged failing
+    once, and recovered once when it answers again."""
+    monkeypatch.setenv("WPWATCH_SETTINGS", "WPWATCH_ROBOTSTXT_MAX_AGE=1")
+    cluster.add_sites(1, latency=0.0)
+    (site,) = cluster.sites.values()
+    cluster.write_config("1s")
+    node = cluster.start_node()
+
+    def ok_rounds() -> int:
+        return sum(1 for r in cluster.rounds() if r["outcome"] == "ok")
+
+    wait_until("three ok rounds", lambda: ok_rounds() >= 3, 60)
+    assert health_events(cluster) == []
+    site.robots_txt = FORBIDDEN  # every round fails once the rules are read again
+    wait_until("the site judged failing", lambda: health_events(cluster) == ["site-failing"], 60)
+    site.robots_txt = None
+    wait_until("the site judged recovered",
+               lambda: health_events(cluster) == ["site-failing", "site-recovered"], 60)
+    seen = ok_rounds()
+    wait_until("three more ok rounds", lambda: ok_rounds() >= seen + 3, 60)
+    node.send_signal(signal.SIGTERM)
+    assert node.wait(60) == 0, cluster.log(node)
+    assert health_events(cluster) == ["site-failing", "site-recovered"]
+    failed = [r for r in cluster.rounds() if r["outcome"] == "failed"]
+    assert len(failed) >= 3 and all("robots.txt" in r["error"] for r in failed)
+
+
+def health_events(watched: Cluster) -> list[str]:
+    e = s.health_events.c
+    with watched.open().engine.connect() as conn:
+        return list(conn.execute(select(e.kind).order_by(e.id)).scalars())

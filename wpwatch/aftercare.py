@@ -35,8 +35,12 @@ async def judge_health(archive: Archive, conf: cfg.Config, record: dict[str, Any
                        outbox: Any) -> None:
     """A site that starts or stops failing (or being degraded) gets its one alert queued;
     delivery follows the round as usual."""
+    from alerts.health import stays_healthy
     from alerts.service import judge_health as judge
 
+    if "health_before" in record and stays_healthy(record.get("outcome"),
+                                                   record["health_before"]):
+        return  # known from the round's own start (a node's): nothing to read or judge
     try:
         decision = await asyncio.to_thread(judge, archive, conf, record, outbox)
     except Exception as exc:  # the archive busy, say: the next round judges again

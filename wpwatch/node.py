@@ -300,14 +300,10 @@ class Node:
         if not site.active_at(local.hour * 60 + local.minute):
             return
         archive, runner = self.archive, self.runner
-        try:
-            shared.round_started(archive.engine, site_url, due or iso_utc(datetime.now(UTC)),
-                                 self.name, stale=NOT_RECORDED)
-        except DB_ERRORS as exc:
-            self._trouble("round", exc, 0)
-            raise  # the job fails; the dispatcher queues the site's next round as usual
+        # recorded with the round's opening: its start delay, and a stale round ended
+        start = shared.RoundStart(due or iso_utc(datetime.now(UTC)), self.name, NOT_RECORDED)
         task = asyncio.ensure_future(runner.run_site(SiteSpec.of(site), full=full,
-                                                     budget=site.budget))
+                                                     budget=site.budget, start=start))
         self.running[site_url] = task
         try:
             record = await asyncio.shield(task)
