@@ -95,7 +95,7 @@ class SiteMemory:
 
 def memory_version(site: dict[str, Any]) -> tuple[int, str, int]:
     """The site row's id, creation time and memory version: equal, the memory is too."""
-    return site["id"], site["created_at"], site.get("memory_version") or 0
+    return site["id"], site["created_at"], site["memory_version"]
 
 
 def memory_changed(conn: Connection, site_id: int) -> None:
@@ -110,12 +110,13 @@ def find_site(conn: Connection, url: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def memory(conn: Connection, site_id: int, site: dict[str, Any] | None = None,
-           kept: SiteMemory | None = None) -> SiteMemory:
-    """The site's round memory: three queries whatever its size, or none when ``kept``
-    (a copy from an earlier round) is of the same version as ``site``."""
-    if kept is not None and site is not None and kept.version == memory_version(site):
+def memory(conn: Connection, site: dict[str, Any], kept: SiteMemory | None = None
+           ) -> SiteMemory:
+    """The round memory of the site (its row): three queries whatever its size, or none
+    when ``kept`` (a copy from an earlier round) is of the site's current version."""
+    if kept is not None and kept.version == memory_version(site):
         return dataclasses.replace(kept, site=site)
+    site_id = site["id"]
     p, f = s.posts.c, s.fallback_seen.c
     known: dict[str, dict[int, KnownPost]] = {}
     links: dict[tuple[str, int], str | None] = {}
@@ -124,7 +125,7 @@ def memory(conn: Connection, site_id: int, site: dict[str, Any] | None = None,
         known.setdefault(r.type, {})[r.wp_id] = KnownPost(r.state, r.modified_gmt, r.date_gmt)
         links[r.type, r.wp_id] = r.link
     seen = frozenset(conn.execute(select(f.url).where(f.site_id == site_id)).scalars())
-    return SiteMemory(site or {"id": site_id}, type_states(conn, site_id), known, links, seen)
+    return SiteMemory(site, type_states(conn, site_id), known, links, seen)
 
 
 def site_row(conn: Connection, url: str, name: str | None = None) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def begin_round(conn: Connection, url: str, name: str | None, full: bool,
     """The site's row, its memory (``kept`` while current), its health, and a new round."""
     site = site_row(conn, url, name)
     health = health_state(conn, site["id"])
-    return BegunRound(memory(conn, site["id"], site, kept), site["id"],
+    return BegunRound(memory(conn, site, kept), site["id"],
                       start_round(conn, site["id"], full), health["state"] if health else None)
 
 

@@ -114,16 +114,11 @@ class Archive:
         with self.engine.connect() as conn:
             return rounds.known_posts(conn, site_id, type_)
 
-    def round_memory(self, url: str,
-                     kept: rounds.SiteMemory | None = None) -> rounds.SiteMemory | None:
-        """What a round of the site starts from, in one transaction; None: a new site.
-
-        ``kept``: the memory an earlier round read; returned (with the site's row read
-        again) unless something wrote to the memory since.
-        """
+    def round_memory(self, url: str) -> rounds.SiteMemory | None:
+        """What a round of the site starts from, in one transaction; None: a new site."""
         with self.engine.connect() as conn:
             site = rounds.find_site(conn, url)
-            return rounds.memory(conn, site["id"], site, kept) if site else None
+            return rounds.memory(conn, site) if site else None
 
     def begin_round(self, url: str, name: str | None, full: bool,
                     kept: rounds.SiteMemory | None = None,

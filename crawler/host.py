@@ -183,7 +183,8 @@ class CrawlerHost:
 
     async def run_round(self, spec: SiteSpec, state: RoundState, budget: float | None,
                         writer: RoundWriter) -> None:
-        """One round of one site, stored by `writer`.
+        """One round of one site, stored by `writer` (its round opened by the caller,
+        `Archive.begin_round`).
 
         Cancelled (its budget or the node's grace ran out), the round is
         recorded interrupted.
@@ -200,8 +201,6 @@ class CrawlerHost:
             fetcher, state,
             fallback_max_pages=settings.getint("WPWATCH_FALLBACK_MAX_PAGES", 20),
             fallback_max_sitemaps=settings.getint("WPWATCH_FALLBACK_MAX_SITEMAPS", 20))
-        if writer.round_id is None:
-            writer.open()
         try:
             async with contextlib.aclosing(round_.items()) as items:
                 async for item in items:

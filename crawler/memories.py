@@ -43,6 +43,3 @@ class KeptMemories:
         while self.posts > self.max_posts:
             _, out = self._kept.popitem(last=False)
             self.posts -= out.posts
-
-    def __len__(self) -> int:
-        return len(self._kept)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from archive import Archive, PostRecord, RawResponse, TypeState, utcnow
+from archive import Archive, PostRecord, RawResponse, SiteMemory, TypeState, utcnow
 from archive.forget import forget_site
 from archive.migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -236,13 +236,17 @@ def test_a_kept_round_memory_is_used_until_any_writer_changes_it(archive_url: st
     try:
         site = other.site("https://x.org", "x")["id"]
         write(other, site, [rec(1, "a"), rec(2, "b")], baseline=True)
-        kept = node.round_memory("https://x.org")
+        def begin(kept: SiteMemory | None = None) -> SiteMemory:
+            """A node's round opened, from the memory it kept (while current)."""
+            return node.begin_round("https://x.org", "x", False, kept).memory
+
+        kept = begin()
         assert kept is not None and set(kept.known["posts"]) == {1, 2}
-        again = node.round_memory("https://x.org", kept)
+        again = begin(kept)
         assert again is not None and again.known is kept.known  # not read again
 
         def fresh() -> bool:
-            memory = node.round_memory("https://x.org", kept)
+            memory = begin(kept)
             return memory is not None and memory.known is not kept.known
 
         writes = [
@@ -256,7 +260,7 @@ def test_a_kept_round_memory_is_used_until_any_writer_changes_it(archive_url: st
         for change in writes:
             change()
             assert fresh()
-            kept = node.round_memory("https://x.org")
+            kept = begin()
             assert kept is not None and not fresh()
         assert kept.known["posts"][2].state == "deleted"
         assert kept.known["posts"][1].modified_gmt == "2026-02-01T00:00:00"
@@ -266,7 +270,7 @@ def test_a_kept_round_memory_is_used_until_any_writer_changes_it(archive_url: st
         # the site forgotten and watched again: a new site, never the old memory
         forget_site(other, "https://x.org")
         other.site("https://x.org", "x")
-        memory = node.round_memory("https://x.org", kept)
+        memory = begin(kept)
         assert memory is not None and memory.known == {}
     finally:
         node.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +21,26 @@ from archive import schema as s
 from core.values import parse_iso
 from tests.test_postgres_nodes import Cluster, cluster  # noqa: F401  (the fixture)
 from tests.waiting import wait_until
+from wpwatch.demo import DemoSite
 
 pytestmark = pytest.mark.slow
 FORBIDDEN = "User-agent: *\nDisallow: /wp-json/\n"
 
 
-def test_one_crawler_reads_robots_txt_again_when_old_and_counts_each_round(
-    cluster: Cluster, monkeypatch: pytest.MonkeyPatch  # noqa: F811
-) -> None:
-    monkeypatch.setenv("WPWATCH_SETTINGS", "WPWATCH_ROBOTSTXT_MAX_AGE=4")
+def one_site_node(cluster: Cluster, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+                  settings: str) -> tuple[DemoSite, subprocess.Popen[bytes]]:
+    """One quiet demo site polled every second by one node run with WPWATCH_SETTINGS."""
+    monkeypatch.setenv("WPWATCH_SETTINGS", settings)
     cluster.add_sites(1, latency=0.0)
     (site,) = cluster.sites.values()
     cluster.write_config("1s")
-    node = cluster.start_node()
+    return site, cluster.start_node()
+
+
+def test_one_crawler_reads_robots_txt_again_when_old_and_counts_each_round(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    site, node = one_site_node(cluster, monkeypatch, "WPWATCH_ROBOTSTXT_MAX_AGE=4")
 
     def robots_reads() -> int:
         return sum(1 for _m, target, _s, _b in site.request_log if target == "/robots.txt")
@@ -165,11 +173,7 @@ def test_a_node_judges_watch_health_once_each_way(
     """A node knows a healthy site's health from its round's opening and reads nothing
     more after an ok round; a site that fails three rounds in a row is judged failing
     once, and recovered once when it answers again."""
-    monkeypatch.setenv("WPWATCH_SETTINGS", "WPWATCH_ROBOTSTXT_MAX_AGE=1")
-    cluster.add_sites(1, latency=0.0)
-    (site,) = cluster.sites.values()
-    cluster.write_config("1s")
-    node = cluster.start_node()
+    site, node = one_site_node(cluster, monkeypatch, "WPWATCH_ROBOTSTXT_MAX_AGE=1")
 
     def ok_rounds() -> int:
         return sum(1 for r in cluster.rounds() if r["outcome"] == "ok")
