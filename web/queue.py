@@ -16,7 +16,8 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from archive import notes
 from archive import schema as s
-from archive.store import Archive, scored_fields
+from archive.answers import scored_fields
+from archive.store import Archive
 from core.values import KINDS, iso_utc, parse_iso
 from web.index import text_search_index
 
