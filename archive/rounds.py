@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from archive import schema as s
@@ -136,10 +136,16 @@ def site_row(conn: Connection, url: str, name: str | None = None) -> dict[str, A
         site = find_site(conn, url)
         if site is None:
             raise ArchiveError(f"the site row of {url} vanished in its own transaction")
-    elif name and site["name"] != name:
+    else:
+        keep_name(conn, site, name)
+    return site
+
+
+def keep_name(conn: Connection, site: dict[str, Any], name: str | None) -> None:
+    """A configured name the site's row does not hold yet is written to it (and ``site``)."""
+    if name and site["name"] != name:
         conn.execute(update(s.sites).where(s.sites.c.id == site["id"]).values(name=name))
         site["name"] = name
-    return site
 
 
 @dataclass(frozen=True)
@@ -194,21 +200,22 @@ def finish_round(
         .group_by(s.changes.c.kind)
     ).all() if stored_posts else []
     counts = {k: 0 for k in KINDS} | {k: n for k, n in kinds}
-    row = conn.execute(
-        update(s.rounds)
-        .where(s.rounds.c.id == round_id)
-        .values(
-            finished_at=utcnow(),
-            outcome=outcome,
-            requests=requests,
-            bytes=bytes_,
-            errors=errors,
-            error=error,
-            counts=json.dumps(counts),
-        )
-        .returning(*s.rounds.c)
-    ).mappings().one()
+    row = conn.execute(_FINISH_ROUND, {
+        "b_id": round_id, "b_finished_at": utcnow(), "b_outcome": outcome,
+        "b_requests": requests, "b_bytes": bytes_, "b_errors": errors, "b_error": error,
+        "b_counts": json.dumps(counts)}).mappings().one()
     return _with_counts(row)
+
+
+#: `finish_round`'s UPDATE, built once (every round runs it). Bound names are not column
+#: names: SQLAlchemy would read those as more columns to set.
+_FINISH_ROUND = (
+    update(s.rounds)
+    .where(s.rounds.c.id == bindparam("b_id"))
+    .values({name: bindparam(f"b_{name}") for name in
+             ("finished_at", "outcome", "requests", "bytes", "errors", "error", "counts")})
+    .returning(*s.rounds.c)
+)
 
 
 def mark_stale_rounds_interrupted(conn: Connection) -> int:

@@ -75,6 +75,9 @@ class Archive:
         # each change, so what they write (the alert outbox) commits with it.
         self.change_listeners: list[ChangeListener] = []
         self.engine: Engine = open_engine(place)
+        # the same pool, each statement its own transaction: for a write that is one
+        # statement, it saves the round trips of BEGIN and COMMIT
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         try:
             migrate(self.engine, place.label)
         except SQLAlchemyError as exc:  # unreachable server, locked or read-only file, ...
@@ -124,8 +127,22 @@ class Archive:
     def begin_round(self, url: str, name: str | None, full: bool,
                     kept: rounds.SiteMemory | None = None,
                     start: cluster.RoundStart | None = None) -> rounds.BegunRound:
-        """A node's round opened, in one transaction: `open_round`, `round_memory` (or
-        ``kept`` while current), the site's health, and the node's ``start`` record."""
+        """A node's round opened: `open_round`, `round_memory` (or ``kept`` while
+        current), the site's health, and the node's ``start`` record.
+
+        On PostgreSQL, a known site's round starts in one statement
+        (`cluster.start_on_known_site`), and its memory is read after only when ``kept``
+        is not current. Otherwise (SQLite, a site's first round) in one transaction.
+        """
+        if start is not None and self.engine.dialect.name == "postgresql":
+            with self._autocommit.connect() as conn:
+                started = cluster.start_on_known_site(conn, url, full, start)
+            if started is not None:
+                with self.engine.begin() as conn:  # no round trip while name and kept hold
+                    rounds.keep_name(conn, started.site, name)
+                    memory = rounds.memory(conn, started.site, kept)
+                return rounds.BegunRound(memory, started.site["id"], started.round_id,
+                                         started.health)
         with self.engine.begin() as conn:
             if start is not None:
                 cluster.record_start(conn, url, start)
@@ -174,7 +191,9 @@ class Archive:
     ) -> dict[str, Any]:
         """Close the round; its record as `round` gives it. ``stored_posts``: False
         when the round stored no posts and no verdicts (so made no changes)."""
-        with self.engine.begin() as conn:
+        # without posts, one statement: no transaction around it
+        engine = self.engine if stored_posts else self._autocommit
+        with engine.begin() as conn:
             return rounds.finish_round(conn, round_id, outcome=outcome, requests=requests,
                                        bytes_=bytes_, errors=errors, error=error,
                                        stored_posts=stored_posts)

@@ -205,6 +205,9 @@ class Bench:
             wait_for("every site's baseline", lambda: self.baselines(db) == len(self.urls), 600)
             time.sleep(WARM_UP)
             self.check_alive()
+            pids = " ".join(str(proc.pid) for proc in self.nodes)
+            print(f"  {nodes} node(s), pids {pids}: a {seconds:.0f} s window starts",
+                  file=sys.stderr, flush=True)
             result = self.window(db, seconds)
             self.check_alive()
         finally:

@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from archive import Archive, PostRecord, RawResponse, SiteMemory, TypeState, utcnow
+from archive import schema as sch
+from archive.cluster import RoundStart
 from archive.forget import forget_site
 from archive.migrations import MIGRATIONS, SCHEMA_VERSION
+from archive.rounds import record_health_event
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -238,7 +242,8 @@ def test_a_kept_round_memory_is_used_until_any_writer_changes_it(archive_url: st
         write(other, site, [rec(1, "a"), rec(2, "b")], baseline=True)
         def begin(kept: SiteMemory | None = None) -> SiteMemory:
             """A node's round opened, from the memory it kept (while current)."""
-            return node.begin_round("https://x.org", "x", False, kept).memory
+            start = RoundStart(due_at=utcnow(), node="n1", stale="stale")
+            return node.begin_round("https://x.org", "x", False, kept, start).memory
 
         kept = begin()
         assert kept is not None and set(kept.known["posts"]) == {1, 2}
@@ -275,3 +280,50 @@ def test_a_kept_round_memory_is_used_until_any_writer_changes_it(archive_url: st
     finally:
         node.close()
         other.close()
+
+
+def test_a_nodes_round_start_records_its_delay_ends_a_stale_round_and_says_the_health(
+        archive: Archive) -> None:
+    """What a node's round start does, on a site's first round and on a known site's (on
+    PostgreSQL one statement, `archive.cluster.start_on_known_site`)."""
+    url = "https://x.org"
+
+    def begin(name: str, stale: str, full: bool = False) -> Any:
+        return archive.begin_round(url, name, full, None,
+                                   RoundStart(due_at=f"2026-01-01T00:00:0{len(starts())}Z",
+                                              node="n1", stale=stale))
+
+    def starts() -> list[Any]:
+        r = sch.round_starts.c
+        with archive.engine.connect() as conn:
+            return conn.execute(select(r.site_url, r.due_at, r.node).order_by(r.id)).all()
+
+    first = begin("x", "never used")  # the site's first round: its row made
+    assert archive.find_site(url) is not None and first.health is None
+    assert archive.round(first.round_id)["outcome"] == "running"
+    assert starts() == [(url, "2026-01-01T00:00:00Z", "n1")]
+
+    # the first round never finished (its node was killed): the next start ends it
+    second = begin("x", "its node stopped", full=True)
+    assert second.site_id == first.site_id and second.round_id != first.round_id
+    cut = archive.round(first.round_id)
+    assert (cut["outcome"], cut["error"]) == ("interrupted", "its node stopped")
+    assert cut["finished_at"] is not None
+    opened = archive.round(second.round_id)
+    assert (opened["outcome"], opened["full"]) == ("running", True)
+    assert starts()[1:] == [(url, "2026-01-01T00:00:01Z", "n1")]
+    archive.finish_round(second.round_id, outcome="failed", requests=1, bytes_=0, errors=1,
+                         error="HTTP 500", stored_posts=False)
+
+    with archive.engine.begin() as conn:  # the watch judged the site failing
+        record_health_event(conn, first.site_id, kind="site-failing", state="failing",
+                            round_id=second.round_id, since=utcnow(), rounds=3, reason="x")
+    third = begin("renamed", "unused: nothing was running")
+    assert third.health == "failing" and third.memory.site["name"] == "renamed"
+    assert archive.find_site(url)["name"] == "renamed"  # type: ignore[index]
+    assert archive.round(second.round_id)["outcome"] == "failed"  # a finished round stays
+    assert len(starts()) == 3
+    done = archive.finish_round(third.round_id, outcome="ok", requests=7, bytes_=900, errors=0,
+                                error=None, stored_posts=False)
+    assert (done["outcome"], done["requests"], done["bytes"]) == ("ok", 7, 900)
+    assert done["counts"] == {k: 0 for k in done["counts"]} and done["finished_at"]
