@@ -105,6 +105,13 @@ def memory_changed(conn: Connection, site_id: int) -> None:
                  .values(memory_version=st.memory_version + 1))
 
 
+def kept_if_current(site: dict[str, Any], kept: SiteMemory | None) -> SiteMemory | None:
+    """``kept`` (with the site's row as read now) while it is the site's memory now."""
+    if kept is not None and kept.version == memory_version(site):
+        return dataclasses.replace(kept, site=site)
+    return None
+
+
 def find_site(conn: Connection, url: str) -> dict[str, Any] | None:
     row = conn.execute(select(s.sites).where(s.sites.c.url == url)).mappings().first()
     return dict(row) if row else None
@@ -114,8 +121,9 @@ def memory(conn: Connection, site: dict[str, Any], kept: SiteMemory | None = Non
            ) -> SiteMemory:
     """The round memory of the site (its row): three queries whatever its size, or none
     when ``kept`` (a copy from an earlier round) is of the site's current version."""
-    if kept is not None and kept.version == memory_version(site):
-        return dataclasses.replace(kept, site=site)
+    current = kept_if_current(site, kept)
+    if current is not None:
+        return current
     site_id = site["id"]
     p, f = s.posts.c, s.fallback_seen.c
     known: dict[str, dict[int, KnownPost]] = {}
@@ -141,9 +149,14 @@ def site_row(conn: Connection, url: str, name: str | None = None) -> dict[str, A
     return site
 
 
+def renamed(site: dict[str, Any], name: str | None) -> bool:
+    """Whether the config names the site otherwise than its row does."""
+    return bool(name) and site["name"] != name
+
+
 def keep_name(conn: Connection, site: dict[str, Any], name: str | None) -> None:
     """A configured name the site's row does not hold yet is written to it (and ``site``)."""
-    if name and site["name"] != name:
+    if renamed(site, name):
         conn.execute(update(s.sites).where(s.sites.c.id == site["id"]).values(name=name))
         site["name"] = name
 

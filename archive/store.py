@@ -138,11 +138,13 @@ class Archive:
             with self._autocommit.connect() as conn:
                 started = cluster.start_on_known_site(conn, url, full, start)
             if started is not None:
-                with self.engine.begin() as conn:  # no round trip while name and kept hold
-                    rounds.keep_name(conn, started.site, name)
-                    memory = rounds.memory(conn, started.site, kept)
-                return rounds.BegunRound(memory, started.site["id"], started.round_id,
-                                         started.health)
+                site = started.site
+                memory = rounds.kept_if_current(site, kept)
+                if memory is None or rounds.renamed(site, name):
+                    with self.engine.begin() as conn:
+                        rounds.keep_name(conn, site, name)
+                        memory = rounds.memory(conn, site, kept)
+                return rounds.BegunRound(memory, site["id"], started.round_id, started.health)
         with self.engine.begin() as conn:
             if start is not None:
                 cluster.record_start(conn, url, start)
