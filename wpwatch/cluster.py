@@ -27,7 +27,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
+import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +38,7 @@ from typing import Any
 
 import procrastinate
 import psycopg
+import psycopg_pool
 from procrastinate import jobs
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from sqlalchemy.engine import make_url
@@ -58,6 +62,8 @@ DISPATCH_BATCH = 2000
 NODE_DIED = "its node stopped mid-round; run again by another node"
 #: The error of a round that could not be recorded as ended (the database was away).
 NOT_RECORDED = "its end could not be recorded (the database was unreachable)"
+#: Seconds a pooled queue connection waits unused before it is checked again (`queue_pool`).
+CHECK_AFTER_IDLE = 1.0
 #: Seconds between a node's heartbeats (its row, and procrastinate's worker heartbeat).
 HEARTBEAT = 2.0
 #: A worker without a heartbeat for this long is dead: its rounds are given back.
@@ -79,11 +85,30 @@ def conninfo(db: str) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def queue_pool(**kwargs: Any) -> psycopg_pool.AsyncConnectionPool:
+    """procrastinate's connection pool, whose check before use (an empty query: one round
+    trip, two a round) runs only on a connection idle for `CHECK_AFTER_IDLE` seconds, one
+    that a restarted or lost server may have cut while it waited. A connection that
+    breaks in use is discarded by the pool when it comes back."""
+    returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+    async def note_return(conn: Any) -> None:
+        returned[conn] = time.monotonic()
+
+    async def check_if_idle(conn: Any) -> None:
+        if time.monotonic() - returned.get(conn, -math.inf) >= CHECK_AFTER_IDLE:
+            await psycopg_pool.AsyncConnectionPool.check_connection(conn)
+
+    return psycopg_pool.AsyncConnectionPool(**{**kwargs, "check": check_if_idle,
+                                               "reset": note_return})
+
+
 def make_app(db: str, run_round: RoundRunner) -> procrastinate.App:
     """The job queue on the archive's database; its one task runs ``run_round``."""
     # The queue's own pool: fetching, finishing and heartbeats (rounds write through the
     # archive's engine), so a few connections a node whatever its concurrency.
-    connector = procrastinate.PsycopgConnector(conninfo=conninfo(db), min_size=1, max_size=4)
+    connector = procrastinate.PsycopgConnector(conninfo=conninfo(db), min_size=1, max_size=4,
+                                               pool_factory=queue_pool)
     app = procrastinate.App(connector=connector)
 
     @app.task(name=ROUND_TASK)
