@@ -13,7 +13,8 @@ How one round of one site flows, from request to commit::
       │   or by a node's one long-lived crawler (host.CrawlerHost)
       │ fetcher.Fetcher.get(url) ─ Scrapy engine (robots.txt, AutoThrottle, size cap),
       │                            retries with backoff, faults named, round deadline
-      │ discovery ── ApiRootFound
+      │ discovery ── ApiRootFound    (a node: the types listing an earlier round
+      │   read, memories.KeptTypeLists, while every listing answers)
       │ listing.TypeRound, per type ── PostsFetched, PostGone, …, TypeDone
       │   (with_state_on_last folds TypeDone's watermarks into the type's last item)
       │ degraded.DegradedRound (REST closed) ── FallbackFetched, FallbackSeen

@@ -11,7 +11,8 @@ size cap), and the same `RoundWriter` stores what it yields, item by item.
 Per round, not per crawler: the round's time budget (the `Fetcher`'s deadline
 and each request's download timeout), a site's own settings
 (WPWATCH_ALLOW_OTHER_HOST, WPWATCH_IGNORE), and the round's request and byte
-counts (`crawler.middlewares.RoundTally`). Per host, across rounds: AutoThrottle's
+counts (`crawler.middlewares.RoundTally`). Per site, across rounds: the site's types listing
+(`crawler.memories.KeptTypeLists`). Per host, across rounds: AutoThrottle's
 delay per host, robots.txt rules, read again once they are an hour old
 (`crawler.middlewares.FreshRobotsTxt`), and idle connections, kept only briefly
 (`BriefKeepAlive`).
@@ -36,6 +37,7 @@ from archive import Archive
 from core.exceptions import WPWatchError
 from crawler.auth import basic_auth
 from crawler.fetcher import Fetcher, FetchPolicy
+from crawler.memories import KeptTypeLists
 from crawler.middlewares import Tally
 from crawler.pipelines import RoundWriter
 from crawler.rounds import SiteRound
@@ -117,6 +119,8 @@ class CrawlerHost:
         self._crawl: asyncio.Future[Any] | None = None
         self._opening = asyncio.Lock()
         self.policy = FetchPolicy()
+        self.type_lists = KeptTypeLists(settings.getfloat("WPWATCH_TYPES_MAX_AGE", 900.0),
+                                        settings.getint("WPWATCH_KEPT_TYPE_LISTS", 100_000))
 
     async def ensure_open(self) -> None:
         """Open the crawler on first use, and again if its crawl ended under it (a bug)."""
@@ -200,10 +204,15 @@ class CrawlerHost:
         round_ = SiteRound(
             fetcher, state,
             fallback_max_pages=settings.getint("WPWATCH_FALLBACK_MAX_PAGES", 20),
-            fallback_max_sitemaps=settings.getint("WPWATCH_FALLBACK_MAX_SITEMAPS", 20))
+            fallback_max_sitemaps=settings.getint("WPWATCH_FALLBACK_MAX_SITEMAPS", 20),
+            kept_types=self.type_lists.get(spec.url))
         try:
             async with contextlib.aclosing(round_.items()) as items:
                 async for item in items:
                     writer.store(item)
         finally:
             writer.finish(requests=tally.requests, bytes_=tally.bytes)
+            if round_.discovered is not None:
+                self.type_lists.keep(spec.url, round_.discovered)
+            elif round_.types_doubted:
+                self.type_lists.forget(spec.url)

@@ -55,6 +55,16 @@ class TypeUnavailable(RoundError):
     """A content type whose listing answers 401/403 to anonymous clients: skipped."""
 
 
+#: Answers to a listing that the types listing may explain: the type gone or closed to
+#: anonymous clients, the REST API closed, or moved.
+DOUBTFUL = frozenset({401, 403, 404, 410})
+
+
+class TypesListingDoubted(RoundError):
+    """A listing answered 401, 403, 404 or 410 in a round that runs on a types listing
+    kept from an earlier round: read the types listing again before judging that."""
+
+
 async def with_state_on_last(items: AsyncIterator[Any]) -> AsyncIterator[Any]:
     """Fold each `TypeDone` into the item just before it, when that item can carry it.
 
@@ -90,7 +100,8 @@ class TypeRound:
 
     def __init__(self, fetcher: Fetcher, root: str, ctype: wpapi.ContentType, st: TypeState,
                  known: Mapping[int, KnownPost], *, full: bool, overlap: timedelta,
-                 problems: list[str], revisions: RevisionReader | None = None) -> None:
+                 problems: list[str], revisions: RevisionReader | None = None,
+                 kept_listing: bool = False) -> None:
         self.fetcher = fetcher
         self.root = root
         self.ctype = ctype
@@ -102,6 +113,9 @@ class TypeRound:
         # an own site (credentials): what the editor sees, and every saved revision
         self.revisions = revisions
         self.edit_params = EDIT_PARAMS if fetcher.authenticated else {}
+        # the type came from a types listing kept from an earlier round: a listing that
+        # answers as if the type were gone or closed raises TypesListingDoubted
+        self.kept_listing = kept_listing
 
     async def run(self) -> AsyncIterator[Any]:
         """Every item of the type's round, its `TypeDone` last; a skipped type moves nothing."""
@@ -215,6 +229,8 @@ class TypeRound:
         where = self.fetcher.where(url)
         if resp.status == 400 and wpapi.error_code(resp.body) == "rest_post_invalid_page_number":
             return [], None, None, resp
+        if self.kept_listing and resp.status in DOUBTFUL:
+            raise TypesListingDoubted(f"HTTP {resp.status} from {where}")
         reason = wpapi.closed_reason(resp.status, resp.body)
         if reason is not None:
             raise RestClosed(reason)

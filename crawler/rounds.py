@@ -24,7 +24,7 @@ from crawler.degraded import DegradedRound, watched_bases
 from crawler.discovery import Discovered, check_types, discover, select_types
 from crawler.fetcher import Fetcher, RoundTimedOut
 from crawler.items import ApiRootFound, RoundEnd
-from crawler.listing import TypeRound, with_state_on_last
+from crawler.listing import TypeRound, TypesListingDoubted, with_state_on_last
 from crawler.revisions import RevisionReader
 from crawler.state import RoundState
 
@@ -40,7 +40,8 @@ class SiteRound:
 
     def __init__(self, fetcher: Fetcher, state: RoundState, *,
                  overlap: timedelta = DEFAULT_OVERLAP, fallback_max_pages: int = 20,
-                 fallback_max_sitemaps: int = 20, discover_only: bool = False) -> None:
+                 fallback_max_sitemaps: int = 20, discover_only: bool = False,
+                 kept_types: Discovered | None = None) -> None:
         self.fetcher = fetcher
         self.state = state
         self.site_url = state.site_url
@@ -48,7 +49,11 @@ class SiteRound:
         self.fallback_max_pages = fallback_max_pages
         self.fallback_max_sitemaps = fallback_max_sitemaps
         self.discover_only = discover_only
-        self.discovered: Discovered | None = None  # what a discover_only round found
+        #: a types listing (with its API root) read by an earlier round, used instead of
+        #: reading it now while every listing answers (see `TypesListingDoubted`)
+        self.kept_types = kept_types
+        self.discovered: Discovered | None = None  # the types listing this round read
+        self.types_doubted = False  # the kept listing was doubted, and read again
         self.failure: Exception | None = None  # why the round stopped early
 
     async def items(self) -> AsyncGenerator[Any, None]:
@@ -73,13 +78,32 @@ class SiteRound:
         yield RoundEnd(errors=tuple(problems), **end)
 
     async def _round(self, problems: list[str], end: dict[str, Any]) -> AsyncIterator[Any]:
+        done: set[str] = set()  # REST bases whose round ended
+        kept = self.kept_types
+        if kept is not None and not self.state.full and not self.discover_only \
+                and kept.api_root == self.state.api_root:
+            try:
+                async for item in self._typed_round(kept, problems, end, done):
+                    yield item
+                return
+            except TypesListingDoubted as exc:
+                logger.info("%s: %s on a kept types listing: reading it again",
+                            self.site_url, exc)
+                self.types_doubted = True
+        async for item in self._typed_round(None, problems, end, done):
+            yield item
+
+    async def _typed_round(self, kept: Discovered | None, problems: list[str],
+                           end: dict[str, Any], done: set[str]) -> AsyncIterator[Any]:
+        """The round on the ``kept`` types listing, or on one read now; the types in
+        ``done`` are not run again (a round that doubted its kept listing goes on)."""
         state = self.state
         closed: dict[str, str] = {}  # type slug → REST base, for degraded mode
         reason: str | None = None
         types: list[Any] = []
         api_root = ""
         try:
-            found = await discover(self.fetcher, state.api_root, problems)
+            found = kept or await discover(self.fetcher, state.api_root, problems)
         except RestClosed as exc:
             if self.discover_only:
                 raise
@@ -88,7 +112,9 @@ class SiteRound:
         else:
             if state.first_round or self.discover_only:
                 check_types(found.types, state.types)
-            self.discovered, api_root = found, found.api_root
+            api_root = found.api_root
+            if kept is None:
+                self.discovered = found
             if self.discover_only:
                 return
             if found.found_now:
@@ -98,18 +124,20 @@ class SiteRound:
         if state.credentials is not None and types:
             await check_login(self.fetcher, api_root, state.credentials.username)
             revisions = RevisionReader(self.fetcher, api_root, state.revisions, problems)
-        for ctype in types:
+        for ctype in (t for t in types if t.rest_base not in done):
             st = state.type_state(ctype.rest_base)
             st.slug = ctype.slug
             round_ = TypeRound(self.fetcher, api_root, ctype, st,
                                state.known_posts(ctype.rest_base), full=state.full,
-                               overlap=self.overlap, problems=problems, revisions=revisions)
+                               overlap=self.overlap, problems=problems, revisions=revisions,
+                               kept_listing=kept is not None)
             try:
                 async for item in with_state_on_last(round_.run()):
                     yield item
             except RestClosed as exc:
                 reason = reason or exc.reason
                 closed[ctype.slug] = ctype.rest_base
+            done.add(ctype.rest_base)
         if reason is not None:
             degraded = DegradedRound(self.fetcher, state, closed,
                                      max_pages=self.fallback_max_pages,

@@ -47,6 +47,10 @@ WPWATCH_ROBOTSTXT_MAX_AGE = 3600
 WPWATCH_IDLE_CONNECTION_TIMEOUT = 15
 # Posts whose round memory a node keeps between rounds, in all sites (~300 bytes each).
 WPWATCH_KEPT_MEMORY_POSTS = 200_000
+# Seconds a node runs a site's rounds on the types listing an earlier round read
+# (crawler.memories.KeptTypeLists; 0: read it every round), and for how many sites.
+WPWATCH_TYPES_MAX_AGE = 900
+WPWATCH_KEPT_TYPE_LISTS = 100_000
 
 ITEM_PIPELINES = {"crawler.pipelines.ArchivePipeline": 300}
 

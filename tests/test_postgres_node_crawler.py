@@ -65,7 +65,8 @@ def test_one_crawler_reads_robots_txt_again_when_old_and_counts_each_round(
     # ... and every request the server saw is counted in exactly one round's record
     assert sum(r["requests"] for r in rounds) == len(site.request_log)
     quiet = [r["requests"] for r in rounds[1:] if r["outcome"] == "ok"]
-    assert set(quiet) <= {7, 8} and 7 in quiet, quiet  # types + 3 per type; robots.txt
+    # 3 listings per type; robots.txt; the types listing read by the first round only
+    assert set(quiet) <= {6, 7} and 6 in quiet, quiet
 
 
 def test_a_site_that_stops_answering_holds_its_round_no_longer_than_the_budget(
@@ -127,7 +128,8 @@ def test_nodes_keep_site_memories_and_read_them_again_after_another_node_wrote(
 ) -> None:
     """Each node keeps a site's memory between rounds; when the other node's round
     records a change, the next round on either node starts from the new memory: it is
-    quiet (7 requests), never a sweep for a post it still thinks published."""
+    quiet (6 requests: 3 listings a type, the types listing kept), never a sweep for a
+    post it still thinks published."""
     cluster.add_sites(1, latency=0.0)
     (site,) = cluster.sites.values()
     cluster.write_config("1s")
@@ -160,7 +162,7 @@ def test_nodes_keep_site_memories_and_read_them_again_after_another_node_wrote(
     assert changes(cluster) == [(first, "edited"), (second, "deleted")]
     later = [r for r in cluster.rounds() if r["started_at"] > after and r["outcome"] == "ok"]
     assert len(later) >= 4
-    assert {r["requests"] for r in later} == {7}, [r["requests"] for r in later]
+    assert {r["requests"] for r in later} == {6}, [r["requests"] for r in later]
 
 
 def changes(watched: Cluster) -> list[tuple[int, str]]:
@@ -198,3 +200,64 @@ def health_events(watched: Cluster) -> list[str]:
     e = s.health_events.c
     with watched.open().engine.connect() as conn:
         return list(conn.execute(select(e.kind).order_by(e.id)).scalars())
+
+
+def test_a_node_reads_a_types_listing_once_until_a_listing_is_refused(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """A node runs a site's rounds on the types listing an earlier round read. A listing
+    that answers 404 or 401 makes the round read the types listing again and judge as a
+    round that read it first: a type that left is skipped, a closed REST API is
+    degraded mode; the listing then read is kept again."""
+    monkeypatch.setenv("WPWATCH_SETTINGS", "WPWATCH_TYPES_MAX_AGE=900")
+    cluster.add_sites(1, latency=0.0)
+    (site,) = cluster.sites.values()
+    site.register_type("book", rest_base="books")
+    site.add("A book", "<p>Chapter one.</p>", type="book", date="2024-03-04T00:00:00Z")
+    cluster.write_config("1s")
+    node = cluster.start_node()
+
+    def reads(path: str, since: int = 0) -> int:
+        return sum(1 for _m, target, _s, _b in list(site.request_log)[since:]
+                   if target.split("?")[0] == f"/wp-json/wp/v2/{path}")
+
+    def finished() -> list[dict[str, Any]]:
+        return [r for r in cluster.rounds() if r["outcome"] != "running"]
+
+    def rounds_after(seen: int, n: int) -> list[dict[str, Any]]:
+        return wait_until(f"{n} more rounds", lambda: (
+            finished()[seen:] if len(finished()) >= seen + n else None), 60)
+
+    first = rounds_after(0, 4)
+    assert all(r["outcome"] == "ok" and not r["error"] for r in first), first
+    assert reads("types") == 1 and reads("books") >= 4
+
+    # the type leaves: its listing answers 404 rest_no_route, once; the round reads the
+    # types listing again, and the type is not watched any more (not "REST closed")
+    seen, logged = len(finished()), len(site.request_log)
+    site.unregister_type("book")
+    after = rounds_after(seen + 1, 3)  # the round under way may have listed books already
+    assert all(r["outcome"] == "ok" and not r["error"] for r in after), after
+    assert reads("types", logged) == 1 and reads("books", logged) <= 2
+    assert reads("books", len(site.request_log) - 1) == 0
+
+    # the REST API closes: a listing answers 401, the types listing too: degraded mode
+    seen, logged = len(finished()), len(site.request_log)
+    site.rest_mode = "disabled"
+    closed = wait_until("a degraded round", lambda: [
+        r for r in finished()[seen:]
+        if "REST API is closed (401 rest_cannot_access)" in (r["error"] or "")], 60)
+    assert closed[0]["outcome"] != "failed"
+    assert reads("types", logged) >= 1
+
+    # open again: one round reads the types listing, the next ones run on it
+    site.rest_mode = "open"
+    seen = len(finished())
+    reopened = wait_until("an ok round", lambda: [
+        r for r in finished()[seen:] if r["outcome"] == "ok" and not r["error"]], 60)
+    logged = len(site.request_log)
+    later = rounds_after(finished().index(reopened[0]) + 2, 3)
+    assert all(r["outcome"] == "ok" for r in later), later
+    assert reads("types", logged) <= 1  # at most the round under way as it reopened
+    node.send_signal(signal.SIGTERM)
+    assert node.wait(60) == 0, cluster.log(node)

@@ -207,6 +207,17 @@ class SiteModel:
             self._gen += 1
             return pt
 
+    def unregister_type(self, slug: str) -> None:
+        """Remove a post type (a plugin deactivated): gone from ``/wp/v2/types``, and its
+        route answers 404 ``rest_no_route``; its posts stay in the database."""
+        with self._lock:
+            pt = self._types.pop(slug)
+            for tax in pt.taxonomies:
+                if tax in self._taxonomies and slug in self._taxonomies[tax].types:
+                    self._taxonomies[tax].types.remove(slug)
+            self._render_gen += 1
+            self._gen += 1
+
     def register_taxonomy(
         self,
         slug: str,
