@@ -211,7 +211,8 @@ class Fetcher:
         if remaining is None:
             return await download
         try:
-            return await asyncio.wait_for(download, remaining + 0.5)
+            async with asyncio.timeout(remaining + 0.5):  # no task per request (wait_for's)
+                return await download
         except TimeoutError:
             raise self.timed_out(request.url) from None
 

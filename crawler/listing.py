@@ -39,7 +39,7 @@ from core.exceptions import HTTPFault, RestClosed, RoundError, WPApiError
 from core.values import utcnow
 from crawler import wpapi
 from crawler.auth import EDIT_PARAMS
-from crawler.fetcher import Fetcher, RoundTimedOut, headers_of, raw
+from crawler.fetcher import Fetcher, RoundTimedOut, raw
 from crawler.items import STATE_CARRIERS, PostGone, PostsFetched, TypeDone
 
 if TYPE_CHECKING:
@@ -226,30 +226,34 @@ class TypeRound:
         url = wpapi.route_url(self.root, self.ctype.route,
                               {**params, **self.edit_params, "per_page": PER_PAGE, "page": page})
         resp = await self.fetcher.get(url)
-        where = self.fetcher.where(url)
-        if resp.status == 400 and wpapi.error_code(resp.body) == "rest_post_invalid_page_number":
-            return [], None, None, resp
-        if self.kept_listing and resp.status in DOUBTFUL:
-            raise TypesListingDoubted(f"HTTP {resp.status} from {where}")
-        reason = wpapi.closed_reason(resp.status, resp.body)
-        if reason is not None:
-            raise RestClosed(reason)
-        if resp.status in (401, 403) and page == 1:
-            raise TypeUnavailable(f"{resp.status} {wpapi.error_code(resp.body) or ''}".strip())
         if resp.status != 200:
-            raise self.fetcher.fault(resp) or HTTPFault(f"HTTP {resp.status} from {where}")
+            if resp.status == 400 and (wpapi.error_code(resp.body)
+                                       == "rest_post_invalid_page_number"):
+                return [], None, None, resp  # past the last page
+            raise self._refusal(resp, url, page)
         try:
             doc = wpapi.parse_json(resp.body)
         except WPApiError as exc:
-            raise WPApiError(f"{exc} from {where}") from None
+            raise WPApiError(f"{exc} from {self.fetcher.where(url)}") from None
         if not isinstance(doc, list) or not all(
             isinstance(r, dict) and isinstance(r.get("id"), int) for r in doc
         ):
-            raise WPApiError(f"expected a JSON list of posts from {where}")
-        headers = headers_of(resp)
-        total = wpapi.total_header(headers)
-        pages = wpapi.total_header(headers, "X-WP-TotalPages")
+            raise WPApiError(f"expected a JSON list of posts from {self.fetcher.where(url)}")
+        total = wpapi.total_header(resp.headers)
+        pages = wpapi.total_header(resp.headers, "X-WP-TotalPages")
         return doc, total, pages, resp
+
+    def _refusal(self, resp: Response, url: str, page: int) -> RoundError:
+        """What a listing's answer other than 200 (and not past the last page) means."""
+        where = self.fetcher.where(url)
+        if self.kept_listing and resp.status in DOUBTFUL:
+            return TypesListingDoubted(f"HTTP {resp.status} from {where}")
+        reason = wpapi.closed_reason(resp.status, resp.body)
+        if reason is not None:
+            return RestClosed(reason)
+        if resp.status in (401, 403) and page == 1:
+            return TypeUnavailable(f"{resp.status} {wpapi.error_code(resp.body) or ''}".strip())
+        return self.fetcher.fault(resp) or HTTPFault(f"HTTP {resp.status} from {where}")
 
     async def list_all(self, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
         rows: list[dict[str, Any]] = []

@@ -6,13 +6,14 @@ each rule are in docs/wordpress-rest.md (its section numbers in comments).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from core.exceptions import WPApiError
 
@@ -109,8 +110,8 @@ def route_url(api_root: str, route: str, params: Mapping[str, Any] | None = None
     Handles both `…/wp-json/` roots and `…/?rest_route=/` roots (sites without
     pretty permalinks, docs §2).
     """
-    parts = urlsplit(api_root)
-    query = parse_qsl(parts.query, keep_blank_values=True)
+    parts, root_query = _split_root(api_root)
+    query = list(root_query)
     extra = [(k, _param(v)) for k, v in (params or {}).items() if v is not None]
     if any(k == "rest_route" for k, _ in query):
         base_route = dict(query)["rest_route"].rstrip("/")
@@ -121,6 +122,12 @@ def route_url(api_root: str, route: str, params: Mapping[str, Any] | None = None
     return urlunsplit(
         parts._replace(path=path + route.lstrip("/"), query=urlencode(query + extra, safe="/,"))
     )
+
+
+@functools.lru_cache(maxsize=1024)  # a round asks several routes of one root
+def _split_root(api_root: str) -> tuple[SplitResult, tuple[tuple[str, str], ...]]:
+    parts = urlsplit(api_root)
+    return parts, tuple(parse_qsl(parts.query, keep_blank_values=True))
 
 
 def _param(v: Any) -> str:
@@ -204,6 +211,8 @@ def closed_reason(status: int, body: bytes) -> str | None:
     rule). Other 401 codes (``rest_cannot_view`` on menu items, ``rest_forbidden``
     on one post) are not a closed API. A Cloudflare challenge is checked before this.
     """
+    if status not in (401, 403, 404):
+        return None  # before reading the body: a listing's 200 is most answers
     code = error_code(body)
     if status in (401, 403) and code in CLOSED_CODES:
         return f"{status} {code}"
@@ -276,10 +285,11 @@ def classify_gone(status: int, body: bytes) -> str | None:
 
 def parse_gmt(value: str | None) -> datetime | None:
     """A WordPress `*_gmt` value (no Z, docs §5) as an aware UTC datetime."""
-    if not value:
+    text = (value or "")[:19]
+    if len(text) != 19 or text[10] != "T":  # WP_DATE's shape only, as strptime would
         return None
     try:
-        return datetime.strptime(value[:19], WP_DATE).replace(tzinfo=UTC)
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)  # strptime: 5x the CPU
     except ValueError:
         return None
 
