@@ -19,10 +19,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http import Request, Response
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
 #: Request meta key: the `Tally` of the round a request belongs to.
@@ -49,7 +49,7 @@ class FreshRobotsTxt(RobotsTxtMiddleware):
 
     async def process_request(self, request: Request, spider: Any = None) -> None:
         if not request.meta.get("dont_obey_robotstxt") and request.url.startswith("http"):
-            netloc = urlsplit(request.url).netloc
+            netloc = urlparse_cached(request).netloc  # the parse the parent class reuses
             now = time.monotonic()
             read_at = self._read_at.get(netloc)
             parser = self._parsers.get(netloc)
