@@ -128,20 +128,34 @@ def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
                 c.archive.close()
 
 
+#: The requests a round opens with: discovery (the home page, the API index), the types
+#: listing (a node reads it when its kept one is old or doubted), and the first listing
+#: of the first type (a node's round on a kept types listing starts there).
+OPENING = ("/", "/wp-json/", "/wp-json/wp/v2/types")
+FIRST_LISTING = "/wp-json/wp/v2/posts?_fields=id,modified_gmt&orderby=modified"
+
+
+def opens_a_round(target: str) -> bool:
+    return target in OPENING or target.startswith(FIRST_LISTING)
+
+
 def request_segments(site: DemoSite) -> list[list[str]]:
-    """The site's requests as the server logged them, cut at every request for its types
-    but the first: every round asks for them first once it knows the API root (the first
-    round looks for the root before), so one segment is one round's requests unless two
-    rounds of the site ran at once. robots.txt is left out: each node reads it when it
-    first polls the site and again once an hour, whichever round asks first."""
+    """The site's requests as the server logged them, cut before each run of opening
+    requests (`opens_a_round`), and before an opening request its segment already holds
+    (a round cut right after it opened, by a node killed, then run again), so one segment
+    is one round's requests unless two rounds of the site ran at once: then a segment
+    holds some URL twice. robots.txt is left out: each node reads it when it first
+    polls the site and again once an hour, whichever round asks first."""
     segments: list[list[str]] = []
+    previous = ""
     for _method, target, _status, _size in site.request_log:
         if target == "/robots.txt":
             continue
-        types = "/wp-json/wp/v2/types"
-        if not segments or (target == types and types in segments[-1]):
+        if not segments or (opens_a_round(target) and (
+                not opens_a_round(previous) or target in segments[-1])):
             segments.append([])
         segments[-1].append(target)
+        previous = target
     return segments
 
 
@@ -220,7 +234,8 @@ def test_three_nodes_share_the_rounds_and_a_killed_node_loses_nothing(
     rounds_served = 0
     for url, site in cluster.sites.items():
         for segment in request_segments(site):
-            assert len(segment) == len(set(segment)), (url, segment)
+            twice = sorted({t for t in segment if segment.count(t) > 1})
+            assert not twice, (url, twice, segment)
             rounds_served += 1
     ok_rounds = sum(1 for rs in rounds.values() for r in rs if r["outcome"] == "ok")
     assert rounds_served >= ok_rounds
