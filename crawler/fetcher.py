@@ -281,15 +281,6 @@ def raw(resp: Response) -> RawResponse:
     )
 
 
-def headers_of(resp: Response) -> dict[str, str]:
-    """Lower-case header name → last value (Scrapy keeps a list per name)."""
-    return {
-        k.decode("latin-1").lower(): values[-1].decode("latin-1")
-        for k, values in resp.headers.items()
-        if values
-    }
-
-
 def link_headers(resp: Response) -> list[str]:
     return [v.decode("latin-1") for v in resp.headers.getlist(b"Link")]
 

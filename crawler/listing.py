@@ -61,8 +61,8 @@ DOUBTFUL = frozenset({401, 403, 404, 410})
 
 
 class TypesListingDoubted(RoundError):
-    """A listing answered 401, 403, 404 or 410 in a round that runs on a types listing
-    kept from an earlier round: read the types listing again before judging that."""
+    """A listing answered one of `DOUBTFUL` in a round that runs on a types listing kept
+    from an earlier round: read the types listing again before judging that."""
 
 
 async def with_state_on_last(items: AsyncIterator[Any]) -> AsyncIterator[Any]:

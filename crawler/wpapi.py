@@ -312,7 +312,8 @@ def max_stamp(*stamps: str | None) -> str | None:
 
 
 def total_header(headers: Mapping[str, Any] | None, name: str = "X-WP-Total") -> int | None:
-    """An integer header such as X-WP-Total from a lower-case-keyed mapping."""
+    """An integer header such as X-WP-Total from a response's headers (Scrapy's, which
+    ignore case and give the last value as bytes)."""
     if not headers:
         return None
     value = headers.get(name.lower())
